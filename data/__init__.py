@@ -1,0 +1,1 @@
+"""Bundled prompt sets, installed as ``drawbench.data`` (see README.md in this folder)."""

@@ -1,0 +1,7 @@
+"""`drawbench run` (reserved; arrives with the reports issue)."""
+
+from drawbench.commands import reserved
+
+
+def register(subparsers, summary: str) -> None:
+    reserved(subparsers, "run", summary, "the reports issue")

@@ -1,0 +1,1 @@
+"""Orchestration: generation and evaluation over run directories."""

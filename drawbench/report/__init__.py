@@ -1,0 +1,1 @@
+"""Leaderboard reports: markdown, self-contained HTML and plots."""

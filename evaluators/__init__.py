@@ -1,0 +1,1 @@
+"""Metrics over run directories: the Evaluator contract and its registry."""

@@ -1,0 +1,1 @@
+"""The reference Imagen cascade (Saharia et al., 2022)."""

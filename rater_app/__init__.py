@@ -1,0 +1,1 @@
+"""Human rating studies: design, storage, the Gradio app, admin and export."""
