@@ -1,6 +1,7 @@
 """The distribution installs from a wheel (non-editable) with its bundled data."""
 
 import json
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -22,9 +23,12 @@ def test_every_source_package_is_listed_in_pyproject():
 
 
 def test_wheel_installs_into_fresh_venv_and_lists_categories(tmp_path):
-    wheels = tmp_path / "wheels"
+    src, wheels = tmp_path / "src", tmp_path / "wheels"
+    # build from a copy so the build leaves nothing (build/, *.egg-info) in the working tree
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(
+        ".git", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache", "runs", "benchmarks", "tests"))
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(src)],
         check=True,
     )
     (wheel,) = wheels.glob("drawbench-*.whl")
