@@ -19,6 +19,8 @@ from types import MappingProxyType
 
 __all__ = [
     "Prompt",
+    "load_selection",
+    "select_prompts",
     "PromptFileError",
     "PromptSet",
     "list_prompt_sets",
@@ -179,6 +181,49 @@ def load_prompt_set(name_or_path: str | Path) -> PromptSet:
         f"unknown prompt set {key!r}: not a bundled set ({', '.join(list_prompt_sets())}) "
         "and no such file"
     )
+
+
+def select_prompts(
+    spec: str | Path, *, category: str | None = None, limit: int | None = None, ids: Sequence[str] | None = None
+) -> PromptSet:
+    """Load a set and keep a selection: a category, then explicit ids, then the first ``limit``.
+
+    The selection is what ``run.json`` records under ``prompt_set.selection`` (keys ``spec``,
+    ``category``, ``limit``, ``ids``), so ``load_selection`` can rebuild the exact same set.
+    """
+    prompts = load_prompt_set(spec).filter(category=category, ids=ids)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be >= 1, got {limit}")
+        prompts = PromptSet(prompts.name, prompts.prompts[:limit], prompts.notes)
+    if not len(prompts):
+        raise ValueError(f"no prompts selected from {str(spec)!r} (category {category!r})")
+    return prompts
+
+
+def load_selection(prompt_set_record: Mapping, override: str | Path | None = None) -> PromptSet:
+    """Rebuild the prompts a run used from its run.json ``prompt_set`` record, checking sha256.
+
+    Args:
+        prompt_set_record: ``run.json["prompt_set"]`` (name, sha256, optional selection).
+        override: a prompt file to use instead of the recorded spec (e.g. the file moved).
+
+    Raises:
+        ValueError: the set cannot be loaded or its content differs from what the run used.
+    """
+    sel = dict(prompt_set_record.get("selection") or {})
+    spec = override or sel.get("spec") or prompt_set_record.get("name")
+    try:
+        prompts = select_prompts(spec, category=sel.get("category"), limit=sel.get("limit"), ids=sel.get("ids"))
+    except ValueError as err:
+        raise ValueError(f"cannot rebuild the run's prompts from {str(spec)!r}: {err}") from None
+    expected = prompt_set_record.get("sha256")
+    if expected and prompts.sha256 != expected:
+        raise ValueError(
+            f"prompt set {str(spec)!r} (selection {sel or 'all'}) has sha256 {prompts.sha256[:12]}, but the run "
+            f"was made with {expected[:12]}; pass the exact prompt file the run used"
+        )
+    return prompts
 
 
 # --------------------------------------------------------------------------- custom files

@@ -250,6 +250,15 @@ class RunDirectory:
                     todo.append((p, j))
         return todo
 
+    def load_prompts(self, override: str | Path | None = None):
+        """The PromptSet this run was generated from (rebuilt from run.json, sha256-checked)."""
+        from drawbench.prompts import load_selection
+
+        try:
+            return load_selection(self.info.get("prompt_set") or {}, override)
+        except ValueError as err:
+            raise RunDirectoryError(f"{self.path}: {err}") from None
+
     def read_metrics(self) -> dict[str, Any]:
         path = self.path / METRICS_JSON
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

@@ -105,3 +105,18 @@ def test_unknown_set_and_category():
 def test_describe_is_json_serialisable():
     d = load_prompt_set("drawbench").describe()
     assert json.loads(json.dumps(d))["n_prompts"] == 200
+
+
+def test_selection_roundtrip_and_sha_check(tmp_path):
+    from drawbench.prompts import load_selection, select_prompts
+
+    sub = select_prompts("drawbench", category="Counting", limit=3)
+    assert [p.id for p in sub] == ["drawbench-035", "drawbench-036", "drawbench-037"]
+    record = {**sub.describe(), "selection": {"spec": "drawbench", "category": "Counting", "limit": 3}}
+    assert load_selection(record).sha256 == sub.sha256
+    ids = select_prompts("drawbench", ids=["drawbench-199", "drawbench-000"])
+    assert [p.id for p in ids] == ["drawbench-000", "drawbench-199"]  # set order kept
+    with pytest.raises(ValueError, match="has sha256 .* but the run was made with"):
+        load_selection({**record, "selection": {"spec": "drawbench", "limit": 3}})
+    with pytest.raises(ValueError, match="cannot rebuild the run's prompts from 'gone.csv'"):
+        load_selection({"name": "gone", "sha256": "x", "selection": {"spec": "gone.csv"}})
