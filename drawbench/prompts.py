@@ -151,6 +151,8 @@ def _load_coco30k() -> PromptSet:
 _BUNDLED: dict[str, Callable[[], PromptSet]] = {
     "drawbench": _load_drawbench,
     "coco30k": _load_coco30k,
+    # the toy world's held-out prompts; its module imports only the standard library
+    "toyworld": lambda: __import__("drawbench.toyworld", fromlist=["load_toyworld_prompts"]).load_toyworld_prompts(),
 }
 
 

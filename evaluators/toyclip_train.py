@@ -1,0 +1,229 @@
+"""Contrastive training of the toy CLIPs on freshly rendered toy-world scenes (TOYWORLD.md recipe).
+
+Each step renders ``batch_size`` new scenes of the training split (``sample_scene``; render seeds
+drawn from the same ``numpy.random.Generator(PCG64(seed))``), tokenizes one caption per image and,
+with ``hard_negatives = K > 0``, K corrupted captions per image (K distinct corruption kinds drawn
+uniformly among those that apply, :mod:`drawbench.toyworld_corrupt`).
+
+Loss (symmetric InfoNCE, CLIP's): with L2-normalised image features ``I [B, D]``, caption features
+``T [B, D]``, hard-negative features ``N [B*K, D]`` and ``s = exp(logit_scale)``::
+
+    logits_img = s * I @ [T; N].T        # [B, B + B*K]
+    logits_txt = s * T @ I.T             # [B, B]
+    loss = (CE(logits_img, arange(B)) + CE(logits_txt, arange(B))) / 2
+
+When ``mask_duplicates`` (default), an off-diagonal pair whose two scenes have the same *meaning*
+(frequent: the training split has only 618 meanings) is set to ``-inf`` in both logits instead of
+counting as a negative. AdamW (betas 0.9/0.98, eps 1e-6 as open_clip) with weight decay on
+matrices only (not on biases, norms, embeddings' gains or ``logit_scale``, open_clip's rule);
+learning rate linear warm-up over ``warmup_fraction`` of the steps then cosine decay to 0;
+``logit_scale`` clamped to ``[0, log 100]`` after each step (open_clip). A fixed step count and
+seed make a run reproducible on a given machine and thread count.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from drawbench.images import pil_to_tensor
+from drawbench.toyworld import SPLITS, Scene, caption_of, meaning_of, sample_scene
+from drawbench.toyworld_corrupt import CORRUPTIONS, corrupt, corruption_applies
+from drawbench.toyworld_render import render_scene
+from drawbench.toyworld_text import ToyTokenizer
+from evaluators.toyclip import ToyClipConfig, create_toyclip
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TrainSettings", "TrainingBatch", "lr_at", "make_training_batch", "train_toyclip"]
+
+#: open_clip's ceiling on the learned inverse temperature (100).
+MAX_LOGIT_SCALE = math.log(100)
+#: The largest valid render seed (numpy's SeedSequence takes any non-negative int; kept < 2**63).
+SEED_HIGH = 2**63
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings (TOYWORLD.md defaults); JSON-ready through :meth:`to_dict`."""
+
+    steps: int
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    warmup_fraction: float = 0.05
+    hard_negatives: int = 0
+    mask_duplicates: bool = True
+    seed: int = 0
+    split: str = "train"
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.batch_size < 2:
+            raise ValueError(
+                f"need steps >= 1 and batch_size >= 2, got {self.steps} and {self.batch_size}"
+            )
+        if self.split not in SPLITS:
+            raise ValueError(f"unknown split {self.split!r}; use one of {', '.join(SPLITS)}")
+        if not 0 <= self.hard_negatives <= 2:
+            raise ValueError(
+                f"hard_negatives must be 0..2 (count scenes admit only 3 kinds), got {self.hard_negatives}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown training settings {unknown}; known: {', '.join(sorted(known))}"
+            )
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class TrainingBatch:
+    """``images [B, 3, 64, 64]`` in ``[-1, 1]``, ``tokens [B, 16]``, ``negatives [B*K, 16]`` or None
+    (row ``i*K + k`` corrupts image i), ``meaning_ids [B]`` int64 (equal ids = same meaning)."""
+
+    images: torch.Tensor
+    tokens: torch.Tensor
+    negatives: torch.Tensor | None
+    meaning_ids: torch.Tensor
+    scenes: list[Scene]
+
+
+def make_training_batch(
+    rng: np.random.Generator,
+    batch_size: int,
+    tokenizer: ToyTokenizer,
+    split: str = "train",
+    hard_negatives: int = 0,
+) -> TrainingBatch:
+    """Render a fresh batch (all randomness from ``rng``)."""
+    scenes = [sample_scene(rng, split) for _ in range(batch_size)]
+    seeds = rng.integers(0, SEED_HIGH, size=batch_size)
+    images = pil_to_tensor(
+        [render_scene(s, int(seed)) for s, seed in zip(scenes, seeds, strict=True)]
+    )
+    negatives = None
+    if hard_negatives:
+        texts = []
+        for scene in scenes:
+            kinds = [k for k in CORRUPTIONS if corruption_applies(scene, k)]
+            for j in rng.choice(len(kinds), size=hard_negatives, replace=False):
+                texts.append(caption_of(corrupt(scene, kinds[int(j)], rng)))
+        negatives = tokenizer(texts)
+    index: dict[Scene, int] = {}
+    ids = [index.setdefault(meaning_of(s), len(index)) for s in scenes]
+    return TrainingBatch(
+        images,
+        tokenizer([caption_of(s) for s in scenes]),
+        negatives,
+        torch.tensor(ids, dtype=torch.long),
+        scenes,
+    )
+
+
+def lr_at(step: int, settings: TrainSettings) -> float:
+    """Learning rate of 0-based ``step``: ``lr * (step + 1) / W`` for ``step < W``, then
+    ``lr * (1 + cos(pi * (step - W) / (steps - W))) / 2``, with ``W = max(1, round(warmup_fraction
+    * steps))``."""
+    warm = max(1, round(settings.warmup_fraction * settings.steps))
+    if step < warm:
+        return settings.lr * (step + 1) / warm
+    span = max(1, settings.steps - warm)
+    return settings.lr * 0.5 * (1 + math.cos(math.pi * (step - warm) / span))
+
+
+def contrastive_loss(
+    model: nn.Module, batch: TrainingBatch, mask_duplicates: bool = True
+) -> torch.Tensor:
+    """The symmetric InfoNCE of the module docstring (scalar tensor)."""
+    b = batch.images.shape[0]
+    image = model.encode_image(batch.images, normalize=True)
+    texts = batch.tokens if batch.negatives is None else torch.cat([batch.tokens, batch.negatives])
+    text = model.encode_text(texts, normalize=True)
+    scale = model.logit_scale.exp()
+    logits_img = scale * image @ text.T
+    logits_txt = scale * text[:b] @ image.T
+    if mask_duplicates:
+        same = batch.meaning_ids[:, None] == batch.meaning_ids[None, :]
+        same &= ~torch.eye(b, dtype=torch.bool, device=same.device)
+        logits_img[:, :b] = logits_img[:, :b].masked_fill(same, float("-inf"))
+        logits_txt = logits_txt.masked_fill(same, float("-inf"))
+    target = torch.arange(b, device=image.device)
+    return (F.cross_entropy(logits_img, target) + F.cross_entropy(logits_txt, target)) / 2
+
+
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    def exclude(name: str, p: torch.Tensor) -> bool:
+        return p.ndim < 2 or "bn" in name or "ln" in name or "bias" in name or "logit_scale" in name
+
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    return [
+        {"params": [p for n, p in named if exclude(n, p)], "weight_decay": 0.0},
+        {"params": [p for n, p in named if not exclude(n, p)], "weight_decay": weight_decay},
+    ]
+
+
+def train_toyclip(
+    config: ToyClipConfig,
+    settings: TrainSettings,
+    device: str = "cpu",
+    on_step: Callable[[dict[str, float]], None] | None = None,
+) -> tuple[nn.Module, list[dict]]:
+    """Train a fresh toy CLIP; returns ``(model in eval mode, history)``.
+
+    ``history`` holds one dict per step: ``step``, ``loss``, ``lr``, ``logit_scale`` (exp),
+    ``data_seconds`` and ``seconds`` (wall time of the whole step); ``on_step`` receives each.
+    """
+    rng = np.random.Generator(np.random.PCG64(settings.seed))
+    tokenizer = ToyTokenizer(config.context_length)
+    model = create_toyclip(config, seed=settings.seed).to(device).train()
+    optimizer = torch.optim.AdamW(
+        _param_groups(model, settings.weight_decay), lr=settings.lr, betas=(0.9, 0.98), eps=1e-6
+    )
+    history = []
+    for step in range(settings.steps):
+        start = time.perf_counter()
+        batch = make_training_batch(
+            rng, settings.batch_size, tokenizer, settings.split, settings.hard_negatives
+        )
+        batch.images, batch.tokens = batch.images.to(device), batch.tokens.to(device)
+        batch.meaning_ids = batch.meaning_ids.to(device)
+        if batch.negatives is not None:
+            batch.negatives = batch.negatives.to(device)
+        data_seconds = time.perf_counter() - start
+        lr = lr_at(step, settings)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = contrastive_loss(model, batch, settings.mask_duplicates)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, MAX_LOGIT_SCALE)
+        record = {
+            "step": step,
+            "loss": float(loss.detach()),
+            "lr": lr,
+            "logit_scale": float(model.logit_scale.detach().exp()),
+            "data_seconds": data_seconds,
+            "seconds": time.perf_counter() - start,
+        }
+        history.append(record)
+        if on_step is not None:
+            on_step(record)
+    return model.eval(), history
