@@ -8,6 +8,7 @@ is resolved.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -20,6 +21,7 @@ BUILTIN_GENERATORS: dict[str, str] = {
     "diffusers": "generators.diffusers_adapter:DiffusersGenerator",
     "python": "generators.python_callable:PythonCallableGenerator",
     "solid": "generators.trivial:SolidColorGenerator",
+    "noise": "generators.trivial:NoiseGenerator",
     "imagen": "generators.imagen.generator:ImagenGenerator",
 }
 
@@ -38,12 +40,16 @@ def _import_attribute(spec: str) -> Any:
     try:
         obj = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
-        raise ValueError(f"cannot import module {module_name!r} for generator {spec!r}: {err}") from None
+        raise ValueError(
+            f"cannot import module {module_name!r} for generator {spec!r}: {err}"
+        ) from None
     for part in attr.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise ValueError(f"module {module_name!r} has no attribute {attr!r} (generator {spec!r})") from None
+            raise ValueError(
+                f"module {module_name!r} has no attribute {attr!r} (generator {spec!r})"
+            ) from None
     return obj
 
 
@@ -66,10 +72,48 @@ def get_generator_factory(name: str) -> Callable[..., Any]:
     )
 
 
-def create_generator(name: str, **options: Any) -> Any:
-    """Build a generator by name with its options (this may load models)."""
+def accepts_option(factory: Callable[..., Any], option: str) -> bool:
+    """Whether ``factory`` takes a keyword argument ``option`` (explicitly or through ``**kwargs``)."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: let the call decide
+        return True
+    return any(
+        p.kind is p.VAR_KEYWORD or (p.name == option and p.kind is not p.POSITIONAL_ONLY)
+        for p in params
+    )
+
+
+def check_generator_options(name: str, **options: Any) -> Callable[..., Any]:
+    """Resolve ``name`` and validate ``options`` without loading any model; return the factory.
+
+    Uses the factory's classmethod ``check_options(**options)`` when it has one; otherwise checks
+    that the factory's signature accepts exactly these keyword arguments.
+
+    Raises:
+        ValueError: unknown generator (listing the available ones) or a bad option.
+        ImportError: a missing optional dependency (the message names the pip extra).
+    """
     factory = get_generator_factory(name)
     check = getattr(factory, "check_options", None)
     if callable(check):
         check(**options)
+        return factory
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return factory
+    try:
+        signature.bind(**options)
+    except TypeError as err:
+        accepted = [p.name for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        raise ValueError(
+            f"generator {name!r}: bad options ({err}); accepted: {', '.join(accepted) or 'none'}"
+        ) from None
+    return factory
+
+
+def create_generator(name: str, **options: Any) -> Any:
+    """Build a generator by name with its options (this may load models)."""
+    factory = check_generator_options(name, **options)
     return factory(**options)
