@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from drawbench.images import save_png_atomic
-from drawbench.prompts import Prompt, PromptSet, load_prompt_set
+from drawbench.prompts import Prompt, PromptSet
 from drawbench.runs import RUN_JSON, ManifestRecord, RunDirectory, RunDirectoryError, image_relpath
 from drawbench.seeding import derive_seed
 from generators.base import GeneratorError
@@ -164,21 +164,16 @@ def select_prompts(
 ) -> tuple[PromptSet, dict[str, Any]]:
     """Load a prompt set (bundled name or file), filter by category, keep the first ``limit``.
 
-    Returns the set and the selection as run.json records it.
+    Returns the set and the selection as run.json records it (``drawbench.prompts.load_selection``
+    rebuilds the same set from it).
     """
+    from drawbench import prompts as prompt_sets
+
     try:
-        prompts = load_prompt_set(spec)
-        if category is not None:
-            prompts = prompts.filter(category=category)
+        chosen = prompt_sets.select_prompts(spec, category=category, limit=limit)
     except ValueError as err:  # PromptFileError is a ValueError
         raise GenerateConfigError(str(err)) from None
-    if limit is not None:
-        if limit < 1:
-            raise GenerateConfigError(f"--limit must be >= 1, got {limit}")
-        prompts = PromptSet(prompts.name, prompts.prompts[:limit], prompts.notes)
-    if not len(prompts):
-        raise GenerateConfigError(f"no prompts selected from {spec!r} (category {category!r})")
-    return prompts, {"spec": str(spec), "category": category, "limit": limit}
+    return chosen, {"spec": str(spec), "category": category, "limit": limit}
 
 
 @dataclass
