@@ -1,0 +1,155 @@
+"""Sampling speed and parameter count of drawbench's Imagen base stage vs imagen-pytorch.
+
+Both at one identical tiny configuration (32x32 base U-Net, width 32, mults 1-2-2, one res block
+per level, self-attention at the lowest level, cross-attention at the two lowest, 2 heads x 16,
+text embeddings of width 32 passed directly), random weights, the same number of ancestral steps,
+guidance weight 3 (CFG in one batch) and dynamic thresholding. Requires ``pip install
+imagen-pytorch`` (benchmark only). Offline, imagen-pytorch's import-time ``T5Config.from_pretrained``
+is answered with a small local T5Config. The last line printed is one JSON object.
+
+    python benchmarks/bench_imagen.py [--steps 32] [--batch 8] [--device cpu] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+
+def _patch_t5_config() -> None:
+    import transformers
+
+    original = transformers.T5Config.from_pretrained
+
+    def local(name, *args, **kwargs):
+        try:
+            return original(name, *args, **{**kwargs, "local_files_only": True})
+        except OSError:
+            return transformers.T5Config(d_model=32, num_layers=2, num_heads=4, d_kv=8, d_ff=64)
+
+    transformers.T5Config.from_pretrained = local
+
+
+def build_ours(size: int, device: str):
+    from generators.imagen.config import StageConfig, UNetConfig
+    from generators.imagen.stage import ImagenStage
+
+    unet = UNetConfig(
+        "base",
+        32,
+        (1, 2, 2),
+        (1, 1, 1),
+        (False, False, True),
+        (False, True, True),
+        attention_heads=2,
+        attention_head_dim=16,
+        cond_dim=128,
+        context_dim=128,
+    )
+    return ImagenStage(StageConfig(image_size=size, unet=unet), text_dim=32).to(device).eval()
+
+
+def build_theirs(size: int, steps: int, device: str):
+    _patch_t5_config()
+    from imagen_pytorch import Imagen, Unet
+
+    unet = Unet(
+        dim=32,
+        dim_mults=(1, 2, 2),
+        num_resnet_blocks=1,
+        layer_attns=(False, False, True),
+        layer_cross_attns=(False, True, True),
+        attn_heads=2,
+        attn_dim_head=16,
+        text_embed_dim=32,
+        cond_dim=128,
+        memory_efficient=False,
+        init_cross_embed=False,
+        use_global_context_attn=False,
+        attn_pool_text=False,
+    )
+    imagen = Imagen(
+        unets=(unet,),
+        image_sizes=(size,),
+        timesteps=steps,
+        text_embed_dim=32,
+        cond_drop_prob=0.1,
+        dynamic_thresholding=True,
+        dynamic_thresholding_percentile=0.995,
+    )
+    return imagen.to(device).eval()
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--steps", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--size", type=int, default=32)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = ap.parse_args()
+    torch.manual_seed(0)
+    from generators.imagen.stage import SamplingOptions
+
+    ours, theirs = (
+        build_ours(args.size, args.device),
+        build_theirs(args.size, args.steps, args.device),
+    )
+    text = torch.randn(args.batch, 16, 32, device=args.device)
+    mask = torch.ones(args.batch, 16, dtype=torch.bool, device=args.device)
+    opts = SamplingOptions(
+        steps=args.steps, sampler="ddpm", guidance_weight=3.0, threshold="dynamic"
+    )
+    gens = lambda: [torch.Generator().manual_seed(i) for i in range(args.batch)]  # noqa: E731
+    t_ours = _time(lambda: ours.sample(text, mask, gens(), opts), args.repeats)
+    with torch.no_grad():
+        t_theirs = _time(
+            lambda: theirs.sample(
+                text_embeds=text,
+                text_masks=mask,
+                cond_scale=3.0,
+                batch_size=args.batch,
+                use_tqdm=False,
+            ),
+            args.repeats,
+        )
+    p_ours = sum(p.numel() for p in ours.parameters())
+    p_theirs = sum(p.numel() for p in theirs.unets[0].parameters())
+    res = {
+        "device": args.device,
+        "size": args.size,
+        "steps": args.steps,
+        "batch": args.batch,
+        "threads": torch.get_num_threads(),
+        "ours_images_per_s": round(args.batch / t_ours, 3),
+        "imagen_pytorch_images_per_s": round(args.batch / t_theirs, 3),
+        "speed_ratio_ours_over_theirs": round(t_theirs / t_ours, 3),
+        "ours_params": p_ours,
+        "imagen_pytorch_params": p_theirs,
+        "param_ratio_ours_over_theirs": round(p_ours / p_theirs, 3),
+    }
+    print(
+        f"drawbench Imagen: {res['ours_images_per_s']} img/s, {p_ours:,} params; imagen-pytorch: {res['imagen_pytorch_images_per_s']} img/s, {p_theirs:,} params"
+    )
+    print(json.dumps(res))
+
+
+if __name__ == "__main__":
+    main()
