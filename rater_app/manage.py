@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from drawbench.prompts import PromptSet, load_prompt_set
+from drawbench.prompts import PromptSet
 from drawbench.runs import RunDirectory, RunDirectoryError
 from rater_app.design import (
     REFERENCE_RUN,
@@ -84,20 +84,10 @@ def _prompt_set_for(runs: Sequence[RunDirectory], prompts: str | None) -> Prompt
             f"the runs do not share one prompt set (sha256 per run: {listing}); "
             "compare runs made on the same prompt set"
         )
-    info = runs[0].info["prompt_set"]
-    source = prompts or info.get("path") or info.get("name")
     try:
-        pset = load_prompt_set(source)
-    except ValueError as err:
-        raise StudyError(
-            f"cannot load the runs' prompt set {source!r} ({err}); pass it with --prompts FILE"
-        ) from None
-    if pset.sha256 != info["sha256"]:
-        raise StudyError(
-            f"prompt set {source!r} has sha256 {pset.sha256[:12]}, the runs were made on "
-            f"{info['sha256'][:12]}; pass the exact prompt file with --prompts"
-        )
-    return pset
+        return runs[0].load_prompts(prompts)
+    except ValueError as err:  # RunDirectoryError
+        raise StudyError(f"{err}; pass the prompt file the runs were made from with --prompts FILE") from None
 
 
 def create_study(

@@ -4,6 +4,7 @@ Frozen dataclasses with the TOML as the source; ``from_dict`` rejects unknown ke
 dotted path, so a typo fails before any model loads. Example (see ``examples/*.toml``)::
 
     out = "runs/sd-vs-sdxl"          # runs go to <out>/<generator name>, the report to <out>/report
+                                     # (relative paths are relative to the current directory)
     seed = 0
 
     [prompts]
@@ -110,8 +111,8 @@ class RunConfig:
 
     @property
     def out_dir(self) -> Path:
-        base = Path(self.out).expanduser()
-        return base if base.is_absolute() or not self.source else Path(self.source).parent / base
+        """Where the runs go; a relative ``out`` is relative to the current directory (like --out)."""
+        return Path(self.out).expanduser()
 
     def run_dir(self, generator: GeneratorConfig) -> Path:
         return self.out_dir / generator.name
