@@ -15,6 +15,10 @@ generator's ``describe()`` under ``generator_description``.
 Optional generator hook: ``bind_run(prompts: list[Prompt], images_per_prompt: int, run_seed:
 int)`` is called once after loading and before the run directory is created, for generators that
 need the whole run up front (the ``folder`` adapter maps seeds back to prompt ids and samples).
+
+Parts live in :mod:`drawbench.pipeline.work` (shards, the work list, option and prompt parsing) and
+:mod:`drawbench.pipeline.saving` (image checks, background saving); every name is importable from
+here as before (``name as name`` marks a re-export this module does not use itself).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ import logging
 import platform
 import sys
 import time
-from collections import deque
-from collections.abc import Mapping, Sequence
+from collections import deque as deque
+from collections.abc import Mapping
+from collections.abc import Sequence as Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -33,9 +38,22 @@ from pathlib import Path
 from typing import Any
 
 from drawbench.images import save_png_atomic
-from drawbench.prompts import Prompt, PromptSet
-from drawbench.runs import RUN_JSON, ManifestRecord, RunDirectory, RunDirectoryError, image_relpath
-from drawbench.seeding import derive_seed
+from drawbench.pipeline.saving import SAVE_THREADS, _Saver, _where, check_images
+from drawbench.pipeline.saving import _save_chunk as _save_chunk
+from drawbench.pipeline.work import (
+    GenerateConfigError,
+    Shard,
+    WorkItem,
+    parse_options,
+    select_prompts,
+    work_list,
+)
+from drawbench.pipeline.work import parse_option_value as parse_option_value
+from drawbench.prompts import Prompt as Prompt
+from drawbench.prompts import PromptSet
+from drawbench.runs import RUN_JSON, RunDirectory, RunDirectoryError, image_relpath
+from drawbench.runs import ManifestRecord as ManifestRecord
+from drawbench.seeding import derive_seed as derive_seed
 from generators.base import GeneratorError
 from generators.registry import accepts_option, check_generator_options
 
@@ -60,120 +78,10 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 8
-#: Threads that encode and write images while the next batch is generated (PNG encoding and
-#: fsync release the GIL).
-SAVE_THREADS = 2
 #: Options that do not change the images' identity (shards on different GPUs share a run).
 NON_IDENTITY_OPTIONS = ("device",)
 #: Distributions whose versions run.json records (when installed).
 RECORDED_PACKAGES = ("drawbench", "numpy", "pillow", "torch", "diffusers", "transformers", "tqdm")
-
-
-class GenerateConfigError(ValueError):
-    """A generation request is invalid; raised before any model loads or any file is written."""
-
-
-# --------------------------------------------------------------------------- request pieces
-
-
-@dataclass(frozen=True)
-class Shard:
-    """Shard ``index`` of ``count``: it owns work items ``k`` with ``k % count == index``."""
-
-    index: int = 0
-    count: int = 1
-
-    def __post_init__(self) -> None:
-        if self.count < 1 or not 0 <= self.index < self.count:
-            raise GenerateConfigError(f"invalid shard {self.index}/{self.count}: need 0 <= i < N")
-
-    @classmethod
-    def parse(cls, text: str) -> Shard:
-        """Parse ``"i/N"`` (0-based ``i``)."""
-        index, sep, count = text.partition("/")
-        if not sep or not index.strip().isdigit() or not count.strip().isdigit():
-            raise GenerateConfigError(
-                f"--shard must look like i/N with 0 <= i < N (e.g. 0/4), got {text!r}"
-            )
-        return cls(int(index), int(count))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Shard | None:
-        """torchrun's ``RANK`` / ``WORLD_SIZE``, or None when they are not set."""
-        if "RANK" not in environ or "WORLD_SIZE" not in environ:
-            return None
-        try:
-            return cls(int(environ["RANK"]), int(environ["WORLD_SIZE"]))
-        except ValueError:
-            raise GenerateConfigError(
-                f"RANK={environ['RANK']!r} / WORLD_SIZE={environ['WORLD_SIZE']!r} are not integers"
-            ) from None
-
-    def __str__(self) -> str:
-        return f"{self.index}/{self.count}"
-
-
-@dataclass(frozen=True)
-class WorkItem:
-    """Image ``sample`` of ``prompt``: position ``index`` in the run's full work list, its seed."""
-
-    index: int
-    prompt: Prompt
-    sample: int
-    seed: int
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.prompt.id, self.sample)
-
-
-def work_list(prompts: Sequence[Prompt], images_per_prompt: int, run_seed: int) -> list[WorkItem]:
-    """The full ordered work list (prompt order, then sample order) with per-image seeds."""
-    items = []
-    for prompt in prompts:
-        for sample in range(images_per_prompt):
-            seed = derive_seed(run_seed, prompt.id, sample)
-            items.append(WorkItem(len(items), prompt, sample, seed))
-    return items
-
-
-def parse_option_value(text: str) -> Any:
-    """A ``--option`` value: JSON when it parses (numbers, bools, null, lists, objects), else the string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    """``["steps=50", "dtype=float16"]`` -> ``{"steps": 50, "dtype": "float16"}``."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        key = key.strip()
-        if not sep or not key:
-            raise GenerateConfigError(f"--option must look like key=value, got {pair!r}")
-        if key in options:
-            raise GenerateConfigError(f"--option {key} given twice")
-        options[key] = parse_option_value(value)
-    return options
-
-
-def select_prompts(
-    spec: str | Path, category: str | None = None, limit: int | None = None
-) -> tuple[PromptSet, dict[str, Any]]:
-    """Load a prompt set (bundled name or file), filter by category, keep the first ``limit``.
-
-    Returns the set and the selection as run.json records it (``drawbench.prompts.load_selection``
-    rebuilds the same set from it).
-    """
-    from drawbench import prompts as prompt_sets
-
-    try:
-        chosen = prompt_sets.select_prompts(spec, category=category, limit=limit)
-    except ValueError as err:  # PromptFileError is a ValueError
-        raise GenerateConfigError(str(err)) from None
-    return chosen, {"spec": str(spec), "category": category, "limit": limit}
 
 
 @dataclass
@@ -374,60 +282,6 @@ def _describe(generator: Any, name: str) -> dict[str, Any]:
     return dict(description)
 
 
-def _where(name: str, item: WorkItem) -> str:
-    text = item.prompt.text if len(item.prompt.text) <= 60 else item.prompt.text[:57] + "..."
-    return f"generator {name!r}, prompt {item.prompt.id} ({text!r}), sample {item.sample}"
-
-
-def check_images(
-    images: Any, items: Sequence[WorkItem], name: str, size: tuple[int, int] | None
-) -> tuple[int, int]:
-    """Check one batch's output: one PIL RGB image per item, all of one ``(width, height)``.
-
-    Args:
-        images: What ``generate`` returned.
-        items: The batch's work items, in order.
-        name: Generator name, for messages.
-        size: The run's image size so far, or None for the first batch.
-
-    Returns:
-        The run's image size ``(width, height)``.
-
-    Raises:
-        GeneratorError: naming the generator and the prompt whose image is wrong.
-    """
-    from PIL import Image
-
-    if not isinstance(images, (list, tuple)):
-        raise GeneratorError(
-            f"generator {name!r} returned a {type(images).__name__} for the batch starting at "
-            f"{_where(name, items[0])}; generate() must return a list of PIL images"
-        )
-    if len(images) != len(items):
-        raise GeneratorError(
-            f"generator {name!r} returned {len(images)} images for {len(items)} prompts "
-            f"(batch starting at {_where(name, items[0])}); it must return one image per prompt"
-        )
-    for image, item in zip(images, items, strict=True):
-        if not isinstance(image, Image.Image):
-            raise GeneratorError(
-                f"{_where(name, item)}: got a {type(image).__name__}, not a PIL image"
-            )
-        if image.mode != "RGB":
-            raise GeneratorError(
-                f"{_where(name, item)}: image mode is {image.mode!r}, not 'RGB' (convert it with "
-                "image.convert('RGB') in the generator)"
-            )
-        if size is None:
-            size = image.size
-        elif image.size != size:
-            raise GeneratorError(
-                f"{_where(name, item)}: image is {image.width}x{image.height} but this run's images "
-                f"are {size[0]}x{size[1]}; every image of a run must have one size"
-            )
-    return size
-
-
 def _oom_errors() -> tuple[type[BaseException], ...]:
     """torch's CUDA out-of-memory error if torch is loaded (a generator using it imported it)."""
     torch = sys.modules.get("torch")
@@ -438,75 +292,6 @@ def _free_cuda_cache() -> None:
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
-
-
-def _save_chunk(
-    run: RunDirectory, chunk: Sequence[tuple[WorkItem, Any]], seconds: float, recorded: Mapping
-) -> int:
-    """Write a few images atomically, then append their manifest lines in one locked write.
-
-    An image whose line survived while its file was lost is rewritten without a second line (with
-    a warning if its bytes differ from the record). Returns the number of images written.
-    """
-    records = []
-    for item, image in chunk:
-        old = recorded.get(item.key)
-        rel = old.path if old is not None else image_relpath(item.prompt.id, item.sample)
-        digest = save_png_atomic(image, run.path / rel)
-        if old is None:
-            records.append(
-                ManifestRecord(item.prompt.id, item.prompt.category, item.sample, item.seed, rel, digest,
-                               image.width, image.height, round(seconds, 6))
-            )  # fmt: skip
-        elif digest != old.sha256:
-            log.warning(
-                "%s: regenerated image differs from its manifest line (sha256 %s); is the generator "
-                "deterministic for (prompt, seed)?",
-                run.path / rel,
-                old.sha256[:12],
-            )
-    run.append_records(records)
-    return len(chunk)
-
-
-class _Saver:
-    """Saves images (PNG encoding, atomic write + fsync, manifest lines) on SAVE_THREADS background
-    threads, so that generation of the next batch overlaps with saving; a batch is split into one
-    chunk per thread and at most ``max_pending`` images wait in memory. Images are on disk before
-    their manifest lines, so a kill at any instant leaves the run directory resumable. The
-    progress bar counts saved images."""
-
-    def __init__(self, run: RunDirectory, recorded: Mapping, bar, max_pending: int):
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.run, self.recorded, self.bar, self.max_pending = run, recorded, bar, max_pending
-        self.pool = ThreadPoolExecutor(SAVE_THREADS, thread_name_prefix="drawbench-save")
-        self.pending: deque = deque()
-        self.unsaved = 0
-
-    def submit(self, batch: Sequence[WorkItem], images: Sequence[Any], seconds: float) -> None:
-        pairs = list(zip(batch, images, strict=True))
-        step = -(-len(pairs) // SAVE_THREADS)
-        for i in range(0, len(pairs), step):
-            chunk = pairs[i : i + step]
-            self.pending.append(
-                self.pool.submit(_save_chunk, self.run, chunk, seconds, self.recorded)
-            )
-            self.unsaved += len(chunk)
-        self.wait(self.max_pending)
-
-    def wait(self, limit: int = 0) -> None:
-        """Block until at most ``limit`` images are unsaved; re-raise a failed save."""
-        while self.pending and self.unsaved > limit:
-            saved = self.pending.popleft().result()
-            self.unsaved -= saved
-            self.bar.update(saved)
-
-    def __enter__(self) -> _Saver:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.pool.shutdown(wait=True)  # after an error too: images already made are kept
 
 
 def _generate_batches(
@@ -526,7 +311,9 @@ def _generate_batches(
     oom_errors = _oom_errors()
     halvings = 0
     pos = 0
-    with _Saver(run, recorded, bar, max_pending=max(batch_size, 2 * SAVE_THREADS)) as saver:
+    max_pending = max(batch_size, 2 * SAVE_THREADS)
+    # save_png_atomic is looked up here, in this module, at call time (tests replace it here).
+    with _Saver(run, recorded, bar, max_pending, save=save_png_atomic) as saver:
         while pos < len(todo):
             batch = todo[pos : pos + batch_size]
             start = time.perf_counter()
