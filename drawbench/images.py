@@ -93,3 +93,16 @@ def tensor_to_pil(x: torch.Tensor) -> list[Image.Image]:
     arr = ((x.detach().float().clamp(-1, 1) + 1) * 127.5).round().to("cpu").byte()
     arr = arr.permute(0, 2, 3, 1).numpy()
     return [Image.fromarray(a, mode="RGB") for a in arr]
+
+
+def center_crop_square(image: Image.Image) -> Image.Image:
+    """Central square crop of side ``s = min(width, height)``: box ``((w - s) // 2, (h - s) // 2)``."""
+    w, h = image.size
+    s = min(w, h)
+    left, top = (w - s) // 2, (h - s) // 2
+    return image if (w, h) == (s, s) else image.crop((left, top, left + s, top + s))
+
+
+def resize_square(image: Image.Image, size: int) -> Image.Image:
+    """Resize to ``size x size`` with PIL bicubic (antialiased when shrinking), uint8 output."""
+    return image if image.size == (size, size) else image.resize((size, size), Image.BICUBIC)

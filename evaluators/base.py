@@ -62,7 +62,10 @@ class EvalBatch:
 
     ``images`` is a list of PIL RGB images (decoded once, shared by every evaluator); per-metric
     preprocessing (clean-fid resize, CLIP transform) happens inside each evaluator or in the
-    DataLoader workers through ``Evaluator.preprocess``.
+    DataLoader workers through ``Evaluator.preprocess``. When every evaluator preprocesses in the
+    workers, the decode pass does not ship the decoded images back and ``images`` holds ``None``
+    placeholders (one per image). ``extras[evaluator.preprocess_key]`` holds the preprocessed
+    images: a stacked ``[B, ...]`` tensor, or a list of tensors when their shapes differ.
     """
 
     images: list[Any]
@@ -77,6 +80,12 @@ class Evaluator(ABC):
 
     name: str = ""
     higher_is_better: bool = True
+
+    @property
+    def preprocess_key(self) -> str:
+        """Key of this evaluator's preprocessed images in ``EvalBatch.extras``; evaluators sharing a
+        key (FID and KID on the same Inception) share one preprocessing in the workers."""
+        return self.name
 
     def preprocess(self, image: Any) -> Any | None:
         """Per-image preprocessing run in DataLoader workers (return None to do it in update)."""

@@ -1,0 +1,636 @@
+"""Evaluate a run in one decode pass: plan (resolve everything), then decode once, feed every metric.
+
+``plan_evaluation`` resolves the run, its prompts, every model file and the reference before a
+single image is decoded, and fails with a message naming what is missing and the flag that
+supplies it. ``run_evaluation`` builds the models, decodes each image once in DataLoader workers
+(which also apply every evaluator's preprocessing), feeds all evaluators, and merges the results
+into ``<run>/metrics.json``::
+
+    {"run": {"name", "path", "generator", "prompt_set", "seed", "images_per_prompt"},
+     "metrics": {"clip_score" | "fid" | "kid": MetricResult.to_dict(), ...}}
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from drawbench.images import LOSSY_SUFFIXES, load_image_rgb
+from drawbench.runs import RunDirectory
+
+log = logging.getLogger(__name__)
+
+#: DataLoader decode workers by default (see default_workers): on CUDA all cores but one, at most
+#: 8; on a CPU device decoding shares the cores with the model's OpenMP threads, which slow down
+#: sharply when one is preempted, so small CPUs (<= CPU_INLINE_MAX_CORES) decode in-process.
+DEFAULT_WORKERS = max(1, min(8, (os.cpu_count() or 2) - 1))
+CPU_INLINE_MAX_CORES = 4
+DEFAULT_BATCH_SIZE = 32
+#: Seed of random-weight models (only with allow_random_weights).
+RANDOM_WEIGHTS_SEED = 0
+RANDOM_WEIGHTS_NOTICE = "RANDOM WEIGHTS — number is meaningless"
+
+
+class EvaluationError(ValueError):
+    """Evaluation cannot start (or finish); the message says what to supply."""
+
+
+@dataclass(frozen=True)
+class EvaluateOptions:
+    """Everything ``drawbench evaluate`` takes (see its ``--help``)."""
+
+    metrics: tuple[str, ...] | None = None  # None: clip, plus fid when a reference is given
+    reference: str | None = None  # STATS.npz or a folder of images
+    batch_size: int = DEFAULT_BATCH_SIZE
+    workers: int | None = None  # None: default_workers(device)
+    device: str | None = None  # None: cuda if available, else cpu
+    inception_weights: str | None = None
+    clip_model: str | None = None
+    clip_pretrained: str | None = None
+    clip_weights: str | None = None
+    fid_mode: str = "clean"
+    offline: bool = False
+    allow_random_weights: bool = False
+    allow_tf32: bool = False
+    prompts: str | None = None  # prompt file when run.json's set cannot be re-loaded by name
+    seed: int = 0  # bootstrap and KID subsets
+
+
+@dataclass(frozen=True)
+class ImageItem:
+    """One image to evaluate."""
+
+    path: Path
+    prompt_id: str
+    prompt: str
+    category: str
+
+
+@dataclass
+class EvaluationPlan:
+    """What ``run_evaluation`` will do; everything resolved, nothing decoded."""
+
+    run: RunDirectory
+    items: list[ImageItem]
+    metrics: list[str]
+    options: EvaluateOptions
+    device: str
+    inception_weights: Path | None = None
+    clip_weights: Path | None = None
+    reference: Any = None  # ReferenceStats (npz) or None
+    reference_files: list[Path] | None = None  # reference folder to compute
+    fid_settings: dict[str, Any] = field(default_factory=dict)
+    input_warnings: list[str] = field(default_factory=list)
+    random_weights: list[str] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_evaluation(run_path: str | os.PathLike, options: EvaluateOptions) -> EvaluationPlan:
+    """Resolve run, prompts, metrics, model files and reference; decode nothing.
+
+    Raises:
+        EvaluationError: with what is missing and how to supply it.
+        WeightsNotFoundError: a model file is missing (names the file and the flag).
+    """
+    from evaluators.registry import check_evaluator_names
+
+    run = RunDirectory.open(run_path)
+    metrics = list(options.metrics or (("clip", "fid") if options.reference else ("clip",)))
+    try:
+        check_evaluator_names(metrics)
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
+    if {"fid", "kid"} & set(metrics) and not options.reference:
+        raise EvaluationError(
+            "FID/KID need reference statistics: pass --reference STATS.npz (from "
+            "'drawbench reference build') or --reference DIR (a folder of real images)"
+        )
+    items, sizes = _run_items(run, need_prompts="clip" in metrics, prompts_file=options.prompts)
+    device = select_device(options.device)
+    if options.workers is None:
+        options = replace(options, workers=default_workers(device))
+    plan = EvaluationPlan(run, items, metrics, options, device)
+    _input_guard_rails(plan, sizes)
+    if {"fid", "kid"} & set(metrics):
+        _plan_fid(plan, sizes)
+    if "clip" in metrics:
+        _plan_clip(plan)
+    return plan
+
+
+def default_workers(device: str, cores: int | None = None) -> int:
+    """Decode workers for ``device``: DEFAULT_WORKERS on CUDA; on CPU 0 (in-process) up to
+    CPU_INLINE_MAX_CORES cores, else one worker per 8 cores (the model keeps the rest)."""
+    cores = cores or os.cpu_count() or 1
+    if device.startswith("cuda"):
+        return DEFAULT_WORKERS
+    return 0 if cores <= CPU_INLINE_MAX_CORES else max(1, cores // 8)
+
+
+def select_device(device: str | None) -> str:
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise EvaluationError(f"--device {device}: no CUDA device available; use --device cpu")
+    return device
+
+
+def _run_items(run: RunDirectory, need_prompts: bool, prompts_file: str | None):
+    view = run.read_manifest()
+    for note in view.notes:
+        log.warning(note)
+    if not view.records:
+        raise EvaluationError(f"{run.path}: no images in the manifest; generate some first")
+    missing = [r.path for r in view.records if not (run.path / r.path).is_file()]
+    if missing:
+        raise EvaluationError(
+            f"{run.path}: {len(missing)} image(s) in the manifest are missing on disk, "
+            f"e.g. {missing[0]}; rerun 'drawbench generate' to resume the run"
+        )
+    texts = _prompt_texts(run, prompts_file) if need_prompts else {}
+    items = []
+    for r in view.records:
+        if need_prompts and r.prompt_id not in texts:
+            raise EvaluationError(
+                f"prompt id {r.prompt_id!r} of the manifest is not in the prompt set"
+            )
+        items.append(
+            ImageItem(run.path / r.path, r.prompt_id, texts.get(r.prompt_id, ""), r.category)
+        )
+    return items, [(r.width, r.height) for r in view.records]
+
+
+def _prompt_texts(run: RunDirectory, prompts_file: str | None) -> dict[str, str]:
+    """Prompt id -> text from the run's prompt set (its recorded selection), sha256-checked."""
+    from drawbench.runs import RunDirectoryError
+
+    try:
+        pset = run.load_prompts(prompts_file)
+    except RunDirectoryError as err:
+        raise EvaluationError(
+            f"{err}; pass the prompt file the run was generated from with --prompts FILE"
+        ) from None
+    return {p.id: p.text for p in pset}
+
+
+def _input_guard_rails(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
+    jpeg = sum(item.path.suffix.lower() in LOSSY_SUFFIXES for item in plan.items)
+    if jpeg:
+        plan.input_warnings.append(
+            f"{jpeg} of {len(plan.items)} inputs are JPEG: compression artefacts "
+            "change FID (Parmar et al. 2022); evaluate lossless PNGs"
+        )
+    if len(set(sizes)) > 1:
+        plan.input_warnings.append(
+            f"mixed image sizes in the run ({len(set(sizes))} distinct, e.g. "
+            f"{sorted(set(sizes))[:3]}); FID compares sets of one resolution"
+        )
+
+
+def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
+    from drawbench.weights import WeightsNotFoundError
+    from evaluators.inception import check_mode, inception_provenance, resolve_inception_weights
+    from evaluators.reference import (
+        check_compatible,
+        extractor_id,
+        list_images,
+        load_reference,
+        resolution_of,
+    )
+
+    opts = plan.options
+    try:
+        mode = check_mode(opts.fid_mode)
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
+    try:
+        plan.inception_weights = resolve_inception_weights(
+            mode, opts.inception_weights, opts.offline
+        )
+    except WeightsNotFoundError:
+        if not opts.allow_random_weights or opts.inception_weights:
+            raise
+        plan.random_weights.append("inception")
+    prov = inception_provenance(mode, plan.inception_weights, RANDOM_WEIGHTS_SEED)
+    plan.fid_settings = {
+        "extractor": extractor_id(prov),
+        "mode": mode,
+        "resolution": resolution_of(sizes),
+    }
+    ref = Path(opts.reference)
+    if ref.is_dir():
+        try:
+            plan.reference_files = list_images(ref)
+        except FileNotFoundError as err:
+            raise EvaluationError(f"--reference {ref}: {err}") from None
+        return
+    try:
+        plan.reference = load_reference(ref)
+        check_compatible(plan.reference.provenance, plan.fid_settings, where=f"reference {ref}")
+    except (OSError, ValueError) as err:
+        raise EvaluationError(str(err)) from None
+    if "kid" in plan.metrics and plan.reference.features is None:
+        raise EvaluationError(
+            f"KID needs reference features, but {ref} stores only statistics; rebuild "
+            "it with 'drawbench reference build' (without --no-features)"
+        )
+
+
+def _plan_clip(plan: EvaluationPlan) -> None:
+    from drawbench.weights import WeightsNotFoundError
+    from evaluators.clip_score import (
+        DEFAULT_CLIP_MODEL,
+        DEFAULT_CLIP_PRETRAINED,
+        resolve_clip_weights,
+    )
+
+    opts = plan.options
+    model = opts.clip_model or DEFAULT_CLIP_MODEL
+    tag = opts.clip_pretrained or DEFAULT_CLIP_PRETRAINED
+    try:
+        plan.clip_weights = resolve_clip_weights(model, tag, opts.clip_weights, opts.offline)
+    except WeightsNotFoundError:
+        if not opts.allow_random_weights or opts.clip_weights:
+            raise
+        plan.random_weights.append("clip")
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
+    plan.options = replace(opts, clip_model=model, clip_pretrained=tag)
+
+
+# --------------------------------------------------------------------------- the decode pass
+
+
+class DecodeDataset:
+    """Map-style dataset: decode image ``i`` once (PIL RGB) and apply every preprocessing to it.
+
+    Returns ``(index, (width, height), {key: preprocessed}, image or None)``.
+    """
+
+    def __init__(
+        self, paths: Sequence[Path], preprocessors: dict[str, Callable], keep_images: bool
+    ):
+        self.paths, self.preprocessors, self.keep_images = list(paths), preprocessors, keep_images
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        image = load_image_rgb(self.paths[i])
+        extras = {key: fn(image) for key, fn in self.preprocessors.items()}
+        return i, image.size, extras, image if self.keep_images else None
+
+
+def collate_decoded(samples: list) -> dict[str, Any]:
+    """Batch DecodeDataset samples: tensors of one shape stacked, otherwise kept as a list."""
+    import torch
+
+    extras: dict[str, Any] = {}
+    for key in samples[0][2]:
+        values = [s[2][key] for s in samples]
+        same = all(torch.is_tensor(v) and v.shape == values[0].shape for v in values)
+        extras[key] = torch.stack(values) if same else values
+    return {
+        "index": [s[0] for s in samples],
+        "sizes": [s[1] for s in samples],
+        "extras": extras,
+        "images": [s[3] for s in samples],
+    }
+
+
+@dataclass
+class PassReport:
+    """What a decode pass saw: images, distinct sizes, seconds, images per second."""
+
+    n: int
+    sizes: set
+    seconds: float
+
+    @property
+    def images_per_s(self) -> float:
+        return self.n / self.seconds if self.seconds > 0 else float("inf")
+
+
+def decode_pass(
+    items: Sequence[ImageItem],
+    evaluators: Sequence[Any],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = True,
+    desc: str = "evaluate",
+    pin_memory: bool = False,
+) -> PassReport:
+    """Decode every image once and feed each batch to every evaluator.
+
+    Preprocessing runs in ``workers`` DataLoader processes, one function per distinct
+    ``evaluator.preprocess_key``; decoded images go back to the main process only if some evaluator
+    has no worker-side preprocessing.
+    """
+    import torch
+    from tqdm import tqdm
+
+    from evaluators.base import EvalBatch, Evaluator
+
+    preprocessors: dict[str, Callable] = {}
+    keep_images = False
+    for ev in evaluators:
+        if type(ev).preprocess is Evaluator.preprocess:
+            keep_images = True
+        else:
+            preprocessors.setdefault(ev.preprocess_key, ev.preprocess)
+    dataset = DecodeDataset([it.path for it in items], preprocessors, keep_images)
+    loader = torch.utils.data.DataLoader(
+        dataset,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate_decoded,
+        pin_memory=pin_memory,
+    )
+    sizes: set = set()
+    start = time.perf_counter()
+    with tqdm(
+        total=len(items), desc=desc, unit="img", disable=not progress, dynamic_ncols=True
+    ) as bar:
+        for raw in loader:
+            chosen = [items[i] for i in raw["index"]]
+            batch = EvalBatch(
+                raw["images"],
+                [it.prompt for it in chosen],
+                [it.prompt_id for it in chosen],
+                [it.category for it in chosen],
+                raw["extras"],
+            )
+            for ev in evaluators:
+                ev.update(batch)
+            sizes.update(raw["sizes"])
+            bar.update(len(chosen))
+    return PassReport(len(items), sizes, time.perf_counter() - start)
+
+
+# --------------------------------------------------------------------------- references
+
+
+def reference_item(path: Path) -> ImageItem:
+    return ImageItem(path, "", "", "")
+
+
+class _CropResize:
+    """Reference-image preparation before the FID resize: optional center crop, optional square resize."""
+
+    def __init__(self, inner: Callable, center_crop: bool, resolution: int | None):
+        self.inner, self.center_crop, self.resolution = inner, center_crop, resolution
+
+    def __call__(self, image):
+        from drawbench.images import center_crop_square, resize_square
+
+        if self.center_crop:
+            image = center_crop_square(image)
+        if self.resolution:
+            image = resize_square(image, self.resolution)
+        return self.inner(image)
+
+
+def compute_reference(
+    files: Sequence[Path],
+    root: Path,
+    features: Any,
+    *,
+    center_crop: bool = False,
+    resolution: int | None = None,
+    keep_features: bool = True,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    workers: int = DEFAULT_WORKERS,
+    progress: bool = True,
+    extra: dict[str, Any] | None = None,
+    image_set_sha256: str | None = None,
+):
+    """Reference statistics of image ``files`` (under ``root``) with ``features`` (InceptionFeatures).
+
+    Each image: decode -> optional central square crop -> optional bicubic resize to
+    ``resolution``² -> the mode's clean-fid resize -> Inception. Provenance records all of it.
+    """
+    from evaluators.fid import ReferenceCollector
+    from evaluators.reference import extractor_id, resolution_of
+    from evaluators.reference import image_set_sha256 as set_hash
+
+    if center_crop or resolution:
+        features.preprocess = _CropResize(features.preprocess, center_crop, resolution)
+    collector = ReferenceCollector(features, keep_features=keep_features)
+    digest = image_set_sha256 or set_hash(files, root)
+    report = decode_pass(
+        [reference_item(p) for p in files],
+        [collector],
+        batch_size,
+        workers,
+        progress,
+        desc="reference",
+    )
+    sizes = {(resolution, resolution)} if resolution else report.sizes
+    if center_crop and not resolution:
+        sizes = {(min(s), min(s)) for s in report.sizes}
+    prov = {
+        **features.provenance,
+        "extractor": extractor_id(features.provenance),
+        "mode": features.mode,
+        "resolution": resolution_of(sorted(sizes)),
+        "center_crop": center_crop,
+        "image_set_sha256": digest,
+        "n_images": len(files),
+        "source": str(root),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **(extra or {}),
+    }
+    return collector.to_reference(prov)
+
+
+def _reference_from_dir(plan: EvaluationPlan, features: Any, progress: bool):
+    """Statistics of the ``--reference DIR`` folder, from the cache when already computed."""
+    from evaluators.reference import (
+        cached_reference_path,
+        check_compatible,
+        image_set_sha256,
+        load_reference,
+    )
+
+    root = Path(plan.options.reference)
+    digest = image_set_sha256(plan.reference_files, root)
+    key = {"image_set_sha256": digest, **{k: plan.fid_settings[k] for k in ("extractor", "mode")}}
+    cached = cached_reference_path(key, root.name)
+    if cached.is_file():
+        log.info("reference statistics of %s from cache %s", root, cached)
+        ref = load_reference(cached)
+    else:
+        ref = compute_reference(
+            plan.reference_files,
+            root,
+            features,
+            batch_size=plan.options.batch_size,
+            workers=plan.options.workers,
+            progress=progress,
+            image_set_sha256=digest,
+        )
+        ref.save(cached)
+    try:
+        check_compatible(ref.provenance, plan.fid_settings, where=f"reference folder {root}")
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
+    return ref
+
+
+# --------------------------------------------------------------------------- running
+
+
+def build_evaluators(plan: EvaluationPlan, progress: bool = True) -> dict[str, Any]:
+    """Create the models and evaluators of a plan (registry name -> evaluator)."""
+    from evaluators.registry import create_evaluator
+
+    opts, out = plan.options, {}
+    if {"fid", "kid"} & set(plan.metrics):
+        from evaluators.fid import InceptionFeatures
+        from evaluators.inception import create_inception
+
+        extractor = create_inception(
+            opts.fid_mode, plan.device, plan.inception_weights, RANDOM_WEIGHTS_SEED
+        )
+        features = InceptionFeatures(extractor, opts.fid_mode)
+        if plan.reference is None:
+            plan.reference = _reference_from_dir(plan, features, progress)
+        settings = {"resolution": plan.fid_settings["resolution"]}
+        for name in ("fid", "kid"):
+            if name in plan.metrics:
+                kw = {"seed": opts.seed} if name == "kid" else {}
+                out[name] = create_evaluator(
+                    name, features=features, reference=plan.reference, settings=settings, **kw
+                )
+    if "clip" in plan.metrics:
+        out["clip"] = create_evaluator(
+            "clip",
+            model_name=opts.clip_model,
+            pretrained=opts.clip_pretrained,
+            weights=plan.clip_weights,
+            device=plan.device,
+            random_seed=RANDOM_WEIGHTS_SEED,
+            seed=opts.seed,
+        )
+    return out
+
+
+def run_evaluation(
+    plan: EvaluationPlan, progress: bool = True, write: bool = True
+) -> dict[str, Any]:
+    """Build, decode once, compute, and merge into ``<run>/metrics.json``; returns name -> MetricResult."""
+    import torch
+
+    from evaluators.registry import METRIC_NAMES
+
+    with NoTf32(plan.device, plan.options.allow_tf32) as tf32_on:
+        evaluators = build_evaluators(plan, progress)  # may compute a --reference DIR first
+        report = decode_pass(
+            plan.items,
+            list(evaluators.values()),
+            plan.options.batch_size,
+            plan.options.workers,
+            progress,
+            desc=f"evaluate {plan.run.name}",
+            pin_memory=plan.device.startswith("cuda"),
+        )
+        results = {METRIC_NAMES[name]: ev.compute() for name, ev in evaluators.items()}
+    for name, result in results.items():
+        if name in ("fid", "kid"):
+            result.warnings += plan.input_warnings
+        if tf32_on:
+            result.warnings.append(
+                "TF32 was enabled on CUDA: features lose precision; evaluate without --allow-tf32"
+            )
+        result.provenance.update(
+            {
+                "device": plan.device,
+                "precision": "fp32+tf32" if tf32_on else "fp32",
+                "torch_version": torch.__version__,
+                "images_per_s": round(report.images_per_s, 2),
+                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+        )
+        if result.provenance.get("random_weights"):
+            result.warnings.insert(0, RANDOM_WEIGHTS_NOTICE)
+    if write:
+        write_results(plan.run, results)
+        if "fid" in evaluators:
+            _save_run_stats(plan, evaluators)
+    return results
+
+
+class NoTf32:
+    """Turn TF32 off on CUDA for the pass (unless allowed); yields whether it is on; restores after."""
+
+    def __init__(self, device: str, allow: bool):
+        self.device, self.allow = device, allow
+
+    def __enter__(self) -> bool:
+        import torch
+
+        self.saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+        if not self.device.startswith("cuda"):
+            return False
+        if not self.allow:
+            torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+        return bool(torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32)
+
+    def __exit__(self, *exc) -> bool:
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = self.saved
+        return False
+
+
+def write_results(run: RunDirectory, results: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``results`` (metrics.json name -> MetricResult) into the run's metrics.json."""
+    existing = run.read_metrics()
+    info = run.info
+    doc = {
+        "run": {
+            "name": run.name,
+            "path": str(run.path),
+            "generator": info.get("generator"),
+            "prompt_set": info.get("prompt_set"),
+            "seed": info.get("seed"),
+            "images_per_prompt": info.get("images_per_prompt"),
+        },
+        "metrics": {**existing.get("metrics", {}), **{k: r.to_dict() for k, r in results.items()}},
+    }
+    run.write_metrics(doc)
+    return doc
+
+
+def _save_run_stats(plan: EvaluationPlan, evaluators: dict[str, Any]) -> None:
+    """Keep the run's own FID statistics (``fid_stats_<mode>.npz``): usable as another run's reference."""
+    from evaluators.reference import ReferenceStats, extractor_id
+
+    fid = evaluators["fid"]
+    feats = None
+    if "kid" in evaluators and evaluators["kid"].feats:
+        import numpy as np
+
+        feats = np.concatenate(evaluators["kid"].feats)
+    prov = {
+        **fid.inception.provenance,
+        "extractor": extractor_id(fid.inception.provenance),
+        "mode": fid.inception.mode,
+        "resolution": plan.fid_settings["resolution"],
+        "center_crop": False,
+        "n_images": fid.stats.count,
+        "source": f"run {plan.run.name}",
+    }
+    ReferenceStats(fid.stats, prov, feats).save(
+        plan.run.path / f"fid_stats_{fid.inception.mode}.npz"
+    )

@@ -1,0 +1,182 @@
+"""FID / KID maths on feature arrays: sufficient statistics, Frechet distance, KID, guard-rails.
+
+Pure numerics (numpy, scipy, and clean-fid's own ``frechet_distance`` / ``kernel_distance``);
+no model loading here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: FID below this many images is computed from a rank-deficient covariance (Inception pool3
+#: features have 2,048 dimensions); clean-fid and the FID paper use 50k, Imagen 30k.
+FID_MIN_IMAGES = 2048
+#: SciPy releases whose ``linalg.sqrtm`` regressed (wrong / slow results on FID-sized matrices;
+#: scipy issue #18946, fixed in 1.13): first and last affected version.
+SCIPY_SQRTM_BAD = ((1, 11, 2), (1, 12, 99))
+#: KID defaults, clean-fid's ``kernel_distance``: subsets and their maximum size.
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+
+
+@dataclass
+class FeatureStats:
+    """Float64 sufficient statistics of a feature set: count, sum, sum of outer products.
+
+    Merging is exact up to float64 summation order, so shards, batches and reference sets
+    combine: ``a.merge(b)`` equals the statistics of the concatenated features.
+
+    Attributes:
+        count: number of feature vectors ``n``.
+        total: ``[d]`` float64, ``sum_i x_i``.
+        outer: ``[d, d]`` float64, ``sum_i x_i x_i^T``.
+    """
+
+    dim: int
+    count: int = 0
+    total: np.ndarray = field(default=None)  # type: ignore[assignment]
+    outer: np.ndarray = field(default=None)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.total is None:
+            self.total = np.zeros(self.dim, dtype=np.float64)
+        if self.outer is None:
+            self.outer = np.zeros((self.dim, self.dim), dtype=np.float64)
+
+    def update(self, features: np.ndarray) -> FeatureStats:
+        """Add a ``[n, d]`` batch of features (any float dtype; accumulated in float64)."""
+        x = np.asarray(features, dtype=np.float64)
+        if x.ndim != 2 or x.shape[1] != self.dim:
+            raise ValueError(f"expected features of shape [n, {self.dim}], got {list(x.shape)}")
+        self.count += x.shape[0]
+        self.total += x.sum(axis=0)
+        self.outer += x.T @ x
+        return self
+
+    def merge(self, other: FeatureStats) -> FeatureStats:
+        """Statistics of both sets together (a new object)."""
+        if other.dim != self.dim:
+            raise ValueError(f"cannot merge statistics of dimension {self.dim} and {other.dim}")
+        return FeatureStats(
+            self.dim, self.count + other.count, self.total + other.total, self.outer + other.outer
+        )
+
+    def mean(self) -> np.ndarray:
+        """``mu = total / n``, ``[d]`` float64."""
+        if self.count < 1:
+            raise ValueError("no features: the statistics are empty")
+        return self.total / self.count
+
+    def covariance(self) -> np.ndarray:
+        """Unbiased covariance ``(outer - n mu mu^T) / (n - 1)``, ``[d, d]`` float64 (as ``np.cov``)."""
+        if self.count < 2:
+            raise ValueError(f"a covariance needs at least 2 images, got {self.count}")
+        mu = self.mean()
+        cov = (self.outer - self.count * np.outer(mu, mu)) / (self.count - 1)
+        return (cov + cov.T) / 2  # exact symmetry
+
+    @classmethod
+    def from_features(cls, features: np.ndarray) -> FeatureStats:
+        x = np.asarray(features)
+        return cls(x.shape[1]).update(x)
+
+
+def frechet_distance(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
+    """Frechet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2) (clean-fid's function).
+
+    ``d^2 = ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2})``, with the matrix
+    square root from ``scipy.linalg.sqrtm`` (an ``eps = 1e-6`` diagonal offset is added when the
+    product is singular; a tiny imaginary part is dropped). Delegates to
+    ``cleanfid.fid.frechet_distance`` so numbers match clean-fid exactly.
+
+    Args:
+        mu1, mu2: ``[d]`` means. sigma1, sigma2: ``[d, d]`` covariances.
+    """
+    from cleanfid.fid import frechet_distance as _cleanfid_fd
+
+    return float(
+        _cleanfid_fd(
+            np.asarray(mu1, np.float64),
+            np.asarray(sigma1, np.float64),
+            np.asarray(mu2, np.float64),
+            np.asarray(sigma2, np.float64),
+        )
+    )
+
+
+def kernel_inception_distance(
+    features1: np.ndarray,
+    features2: np.ndarray,
+    seed: int = 0,
+    num_subsets: int = KID_SUBSETS,
+    max_subset_size: int = KID_SUBSET_SIZE,
+) -> float:
+    """KID (unscaled, as clean-fid reports it) between two ``[n, d]`` feature sets.
+
+    Unbiased MMD^2 with the polynomial kernel ``k(x, y) = (x.y / d + 1)^3``, averaged over
+    ``num_subsets`` random subsets of size ``m = min(n1, n2, max_subset_size)``: clean-fid's
+    ``kernel_distance``, run under a seeded NumPy RNG (the global state is restored afterwards).
+    """
+    from cleanfid.fid import kernel_distance
+
+    m = min(len(features1), len(features2), max_subset_size)
+    if m < 2:
+        raise ValueError(
+            f"KID needs at least 2 images in each set, got {len(features1)} and {len(features2)}"
+        )
+    state = np.random.get_state()
+    try:
+        np.random.seed(seed)
+        return float(
+            kernel_distance(
+                np.asarray(features1),
+                np.asarray(features2),
+                num_subsets=num_subsets,
+                max_subset_size=max_subset_size,
+            )
+        )
+    finally:
+        np.random.set_state(state)
+
+
+# --------------------------------------------------------------------------- guard-rails
+
+
+def small_sample_warning(n: int, dim: int = FID_MIN_IMAGES) -> str | None:
+    """Warning when ``n`` images give a rank-deficient ``dim``-dimensional covariance."""
+    if n < FID_MIN_IMAGES or n <= dim:
+        return (
+            f"FID from {n} images: fewer than {FID_MIN_IMAGES} gives a rank-deficient "
+            f"covariance ({dim} feature dimensions); FID is biased upwards and not comparable "
+            "with FIDs from other sample sizes (use 10k-50k images)"
+        )
+    return None
+
+
+def scipy_sqrtm_warning(version: str | None = None) -> str | None:
+    """Warning for SciPy versions with the ``linalg.sqrtm`` regression (1.11.2 to 1.12.x)."""
+    import scipy
+
+    version = version or scipy.__version__
+    parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
+    parts = (*parts, 0, 0, 0)[:3]
+    low, high = SCIPY_SQRTM_BAD
+    if low <= parts <= high:
+        return (
+            f"SciPy {version} has the linalg.sqrtm regression (1.11.2 to 1.12.x) that can make "
+            "FID wrong or very slow; install scipy>=1.13 (or <=1.11.1)"
+        )
+    return None
+
+
+def non_finite_warning(value: float) -> str | None:
+    if not np.isfinite(value):
+        return (
+            f"FID is {value}: the covariance product has no real square root (too few images, "
+            "or non-finite features); do not report this number"
+        )
+    return None
