@@ -13,6 +13,9 @@ import logging
 import sys
 
 from drawbench import __version__
+from drawbench.commands import CommandError
+
+__all__ = ["VERBS", "CommandError", "build_parser", "main"]
 
 #: verb -> one-line summary; order is the order of ``drawbench --help``.
 VERBS: dict[str, str] = {
@@ -39,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"drawbench {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)"
+    )
     sub = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
     for verb, summary in VERBS.items():
         module = importlib.import_module(f"drawbench.commands.{verb}")
@@ -65,10 +70,6 @@ def main(argv: list[str] | None = None) -> int:
     except CommandError as err:
         print(f"drawbench {args.verb}: error: {err}", file=sys.stderr)
         return 2
-
-
-class CommandError(Exception):
-    """An error a command reports to the user as one clean message (exit status 2)."""
 
 
 if __name__ == "__main__":

@@ -32,12 +32,16 @@ def load_coco_annotations(path: str | Path) -> dict:
     try:
         data = json.loads(path.read_bytes())
     except FileNotFoundError:
-        raise ValueError(f"{path}: no such file (pass COCO's captions_val2014.json with --annotations)") from None
+        raise ValueError(
+            f"{path}: no such file (pass COCO's captions_val2014.json with --annotations)"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(f"{path}: not a valid JSON file ({err})") from None
     for key in ("images", "annotations"):
         if not isinstance(data, dict) or key not in data:
-            raise ValueError(f"{path}: missing top-level key {key!r}; expected a COCO captions file")
+            raise ValueError(
+                f"{path}: missing top-level key {key!r}; expected a COCO captions file"
+            )
     return data
 
 
@@ -58,21 +62,25 @@ def draw_coco30k(annotations: dict, seed: int = 0, n: int = COCO30K_SIZE) -> lis
     chosen_ann_ids = {}
     for image_id in drawn:
         anns = sorted(captions[image_id], key=lambda a: int(a["id"]))
-        chosen_ann_ids[int(anns[_h(f"coco30k-caption|{seed}|{image_id}") % len(anns)]["id"])] = image_id
+        chosen_ann_ids[int(anns[_h(f"coco30k-caption|{seed}|{image_id}") % len(anns)]["id"])] = (
+            image_id
+        )
     rows = []
     for ann in annotations["annotations"]:
         image_id = chosen_ann_ids.get(int(ann["id"]))
         if image_id is None:
             continue
         im = images[image_id]
-        rows.append({
-            "image_id": image_id,
-            "file_name": im.get("file_name", f"COCO_val2014_{image_id:012d}.jpg"),
-            "caption": ann["caption"],
-            "width": im.get("width", ""),
-            "height": im.get("height", ""),
-            "evaluation_seed": _h(f"coco30k-eval|{seed}|{image_id}") % 100_000,
-        })
+        rows.append(
+            {
+                "image_id": image_id,
+                "file_name": im.get("file_name", f"COCO_val2014_{image_id:012d}.jpg"),
+                "caption": ann["caption"],
+                "width": im.get("width", ""),
+                "height": im.get("height", ""),
+                "evaluation_seed": _h(f"coco30k-eval|{seed}|{image_id}") % 100_000,
+            }
+        )
     return rows
 
 

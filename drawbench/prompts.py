@@ -19,13 +19,13 @@ from types import MappingProxyType
 
 __all__ = [
     "Prompt",
-    "load_selection",
-    "select_prompts",
     "PromptFileError",
     "PromptSet",
     "list_prompt_sets",
     "load_prompt_file",
     "load_prompt_set",
+    "load_selection",
+    "select_prompts",
 ]
 
 
@@ -101,20 +101,29 @@ class PromptSet:
             wanted = {c for c in self.categories if c.casefold() == category.casefold()}
             if not wanted:
                 available = ", ".join(self.categories)
-                raise ValueError(f"unknown category {category!r} in set {self.name!r}; available: {available}")
+                raise ValueError(
+                    f"unknown category {category!r} in set {self.name!r}; available: {available}"
+                )
             prompts = tuple(p for p in prompts if p.category in wanted)
         if ids is not None:
             index = self.by_id()
             unknown = [i for i in ids if i not in index]
             if unknown:
-                raise ValueError(f"unknown prompt ids in set {self.name!r}: {', '.join(unknown[:10])}")
+                raise ValueError(
+                    f"unknown prompt ids in set {self.name!r}: {', '.join(unknown[:10])}"
+                )
             keep = set(ids)
             prompts = tuple(p for p in prompts if p.id in keep)
         return PromptSet(self.name, prompts, self.notes)
 
     def describe(self) -> dict:
         """Provenance as recorded in run.json."""
-        return {"name": self.name, "sha256": self.sha256, "n_prompts": len(self), "notes": list(self.notes)}
+        return {
+            "name": self.name,
+            "sha256": self.sha256,
+            "n_prompts": len(self),
+            "notes": list(self.notes),
+        }
 
 
 # --------------------------------------------------------------------------- bundled sets
@@ -125,7 +134,9 @@ def _data_bytes(filename: str) -> bytes:
 
 
 def _load_drawbench() -> PromptSet:
-    rows = _read_csv_rows(_data_bytes("drawbench.csv"), "data/drawbench.csv", required=("prompt", "category"))
+    rows = _read_csv_rows(
+        _data_bytes("drawbench.csv"), "data/drawbench.csv", required=("prompt", "category")
+    )
     prompts = tuple(
         Prompt(f"drawbench-{i:03d}", row["prompt"].strip(), row["category"].strip(), "drawbench")
         for i, (_, row) in enumerate(rows)
@@ -135,7 +146,9 @@ def _load_drawbench() -> PromptSet:
 
 def _load_coco30k() -> PromptSet:
     rows = _read_csv_rows(
-        _data_bytes("coco30k.csv"), "data/coco30k.csv", required=("image_id", "file_name", "caption")
+        _data_bytes("coco30k.csv"),
+        "data/coco30k.csv",
+        required=("image_id", "file_name", "caption"),
     )
     prompts = []
     stripped = 0
@@ -144,7 +157,9 @@ def _load_coco30k() -> PromptSet:
         stripped += text != row["caption"]
         meta = {k: row[k] for k in ("image_id", "file_name", "width", "height") if k in row}
         prompts.append(Prompt(f"coco-{row['image_id']}", text, "COCO", "coco30k", meta))
-    notes = (f"caption whitespace stripped for {stripped} of {len(prompts)} prompts (files keep COCO's bytes)",)
+    notes = (
+        f"caption whitespace stripped for {stripped} of {len(prompts)} prompts (files keep COCO's bytes)",
+    )
     return PromptSet("coco30k", tuple(prompts), notes)
 
 
@@ -152,7 +167,9 @@ _BUNDLED: dict[str, Callable[[], PromptSet]] = {
     "drawbench": _load_drawbench,
     "coco30k": _load_coco30k,
     # the toy world's held-out prompts; its module imports only the standard library
-    "toyworld": lambda: __import__("drawbench.toyworld", fromlist=["load_toyworld_prompts"]).load_toyworld_prompts(),
+    "toyworld": lambda: __import__(
+        "drawbench.toyworld", fromlist=["load_toyworld_prompts"]
+    ).load_toyworld_prompts(),
 }
 
 
@@ -186,7 +203,11 @@ def load_prompt_set(name_or_path: str | Path) -> PromptSet:
 
 
 def select_prompts(
-    spec: str | Path, *, category: str | None = None, limit: int | None = None, ids: Sequence[str] | None = None
+    spec: str | Path,
+    *,
+    category: str | None = None,
+    limit: int | None = None,
+    ids: Sequence[str] | None = None,
 ) -> PromptSet:
     """Load a set and keep a selection: a category, then explicit ids, then the first ``limit``.
 
@@ -216,7 +237,9 @@ def load_selection(prompt_set_record: Mapping, override: str | Path | None = Non
     sel = dict(prompt_set_record.get("selection") or {})
     spec = override or sel.get("spec") or prompt_set_record.get("name")
     try:
-        prompts = select_prompts(spec, category=sel.get("category"), limit=sel.get("limit"), ids=sel.get("ids"))
+        prompts = select_prompts(
+            spec, category=sel.get("category"), limit=sel.get("limit"), ids=sel.get("ids")
+        )
     except ValueError as err:
         raise ValueError(f"cannot rebuild the run's prompts from {str(spec)!r}: {err}") from None
     expected = prompt_set_record.get("sha256")
@@ -242,7 +265,9 @@ def _decode(data: bytes, filename: str) -> str:
         ) from None
 
 
-def _read_csv_rows(data: bytes, filename: str, required: Sequence[str | tuple[str, ...]] = ()) -> list[tuple[int, dict]]:
+def _read_csv_rows(
+    data: bytes, filename: str, required: Sequence[str | tuple[str, ...]] = ()
+) -> list[tuple[int, dict]]:
     """Rows of a CSV as (line number, dict); the header must hold every ``required`` column."""
     reader = csv.DictReader(io.StringIO(_decode(data, filename), newline=""))
     header = reader.fieldnames or []
@@ -250,12 +275,16 @@ def _read_csv_rows(data: bytes, filename: str, required: Sequence[str | tuple[st
         names = options if isinstance(options, tuple) else (options,)
         if not any(n in header for n in names):
             wanted = " (or ".join(repr(n) for n in names) + ")" * (len(names) - 1)
-            raise PromptFileError(f"{filename} line 1: missing column {wanted}; header: {', '.join(header)}")
+            raise PromptFileError(
+                f"{filename} line 1: missing column {wanted}; header: {', '.join(header)}"
+            )
     rows = []
     try:
         for row in reader:
             if None in row:
-                raise PromptFileError(f"{filename} line {reader.line_num}: more fields than the header has")
+                raise PromptFileError(
+                    f"{filename} line {reader.line_num}: more fields than the header has"
+                )
             rows.append((reader.line_num, row))
     except csv.Error as err:
         raise PromptFileError(f"{filename} line {reader.line_num}: malformed CSV ({err})") from None
@@ -277,12 +306,16 @@ def _records_jsonl(data: bytes, filename: str) -> Iterator[tuple[int, dict]]:
         except json.JSONDecodeError as err:
             raise PromptFileError(f"{filename} line {line_no}: invalid JSON ({err.msg})") from None
         if not isinstance(obj, dict):
-            raise PromptFileError(f"{filename} line {line_no}: expected a JSON object, got {type(obj).__name__}")
+            raise PromptFileError(
+                f"{filename} line {line_no}: expected a JSON object, got {type(obj).__name__}"
+            )
         if "prompt" not in obj and "text" not in obj:
             raise PromptFileError(f"{filename} line {line_no}: missing key 'prompt' (or 'text')")
         text = obj.get("prompt", obj.get("text"))
         if text is not None and not isinstance(text, str):
-            raise PromptFileError(f"{filename} line {line_no}: prompt must be a string, got {type(text).__name__}")
+            raise PromptFileError(
+                f"{filename} line {line_no}: prompt must be a string, got {type(text).__name__}"
+            )
         yield line_no, {"text": text, "id": obj.get("id"), "category": obj.get("category")}
 
 
@@ -315,7 +348,9 @@ def load_prompt_file(path: str | Path, name: str | None = None) -> PromptSet:
     path = Path(path)
     reader = _READERS.get(path.suffix.lower())
     if reader is None:
-        raise PromptFileError(f"{path}: unsupported prompt file type {path.suffix!r}; use .csv, .jsonl or .txt")
+        raise PromptFileError(
+            f"{path}: unsupported prompt file type {path.suffix!r}; use .csv, .jsonl or .txt"
+        )
     try:
         data = path.read_bytes()
     except OSError as err:
@@ -331,9 +366,13 @@ def load_prompt_file(path: str | Path, name: str | None = None) -> PromptSet:
         text = (rec["text"] or "").strip()
         if not text:
             raise PromptFileError(f"{path} line {line_no}: empty prompt")
-        pid = str(rec["id"]).strip() if rec["id"] not in (None, "") else f"{set_name}-{row:0{width}d}"
+        pid = (
+            str(rec["id"]).strip() if rec["id"] not in (None, "") else f"{set_name}-{row:0{width}d}"
+        )
         if pid in seen:
-            raise PromptFileError(f"{path} line {line_no}: duplicate id {pid!r} (first on line {seen[pid]})")
+            raise PromptFileError(
+                f"{path} line {line_no}: duplicate id {pid!r} (first on line {seen[pid]})"
+            )
         seen[pid] = line_no
         category = "" if rec["category"] is None else str(rec["category"]).strip()
         prompts.append(Prompt(pid, text, category, set_name))

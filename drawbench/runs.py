@@ -132,7 +132,9 @@ class RunDirectory:
         if path.exists() and not path.is_dir():
             raise RunDirectoryError(f"{path} exists and is not a directory")
         if path.is_dir() and not (path / RUN_JSON).exists() and any(path.iterdir()):
-            raise RunDirectoryError(f"{path} is a non-empty folder without {RUN_JSON}; refusing to write into it")
+            raise RunDirectoryError(
+                f"{path} is a non-empty folder without {RUN_JSON}; refusing to write into it"
+            )
         path.mkdir(parents=True, exist_ok=True)
         tmp = path / f".{RUN_JSON}.tmp-{os.getpid()}"
         tmp.write_text(json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -145,7 +147,8 @@ class RunDirectory:
             if info.get("images_per_prompt", 0) > existing.info.get("images_per_prompt", 0):
                 existing.info["images_per_prompt"] = info["images_per_prompt"]
                 write_bytes_atomic(
-                    (json.dumps(existing.info, indent=2, ensure_ascii=False) + "\n").encode(), path / RUN_JSON
+                    (json.dumps(existing.info, indent=2, ensure_ascii=False) + "\n").encode(),
+                    path / RUN_JSON,
                 )
             return existing
         finally:
@@ -167,12 +170,23 @@ class RunDirectory:
 
     # ------------------------------------------------------------------ writing
 
-    def write_image(self, prompt_id: str, category: str, sample: int, seed: int, image, seconds: float) -> ManifestRecord:
+    def write_image(
+        self, prompt_id: str, category: str, sample: int, seed: int, image, seconds: float
+    ) -> ManifestRecord:
         """Save ``image`` (PIL RGB) atomically, then append its manifest line."""
         rel = image_relpath(prompt_id, sample)
         digest = save_png_atomic(image, self.path / rel)
-        record = ManifestRecord(prompt_id, category, int(sample), int(seed), rel, digest,
-                                image.width, image.height, round(float(seconds), 6))
+        record = ManifestRecord(
+            prompt_id,
+            category,
+            int(sample),
+            int(seed),
+            rel,
+            digest,
+            image.width,
+            image.height,
+            round(float(seconds), 6),
+        )
         self.append_records([record])
         return record
 
@@ -188,8 +202,11 @@ class RunDirectory:
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 tail = os.pread(fd, min(size, 1 << 16), max(0, size - (1 << 16)))
                 cut = size - (len(tail) - (tail.rfind(b"\n") + 1))
-                log.warning("%s: removing a torn last line (%d bytes) left by a killed writer",
-                            self.path / MANIFEST, size - cut)
+                log.warning(
+                    "%s: removing a torn last line (%d bytes) left by a killed writer",
+                    self.path / MANIFEST,
+                    size - cut,
+                )
                 os.ftruncate(fd, cut)
             os.write(fd, payload)
         finally:
@@ -211,7 +228,9 @@ class RunDirectory:
             torn = lines.pop().decode("utf-8", errors="replace")
         view = ManifestView([], torn_line=torn)
         if torn is not None:
-            view.notes.append(f"{path}: torn last line ignored ({len(torn)} bytes; a writer was killed)")
+            view.notes.append(
+                f"{path}: torn last line ignored ({len(torn)} bytes; a writer was killed)"
+            )
         seen: set[tuple[str, int]] = set()
         for n, line in enumerate(lines, start=1):
             if not line.strip():
@@ -230,7 +249,9 @@ class RunDirectory:
             view.notes.append(f"{path}: {view.duplicates} duplicate line(s) ignored")
         return view
 
-    def missing(self, prompts: Iterable, images_per_prompt: int | None = None, check_files: bool = True) -> list[tuple[Any, int]]:
+    def missing(
+        self, prompts: Iterable, images_per_prompt: int | None = None, check_files: bool = True
+    ) -> list[tuple[Any, int]]:
         """(prompt, sample) pairs still to generate, in prompt order then sample order.
 
         Args:
@@ -239,7 +260,9 @@ class RunDirectory:
             check_files: also count as missing an image whose manifest line exists but whose file
                 is gone.
         """
-        n = int(images_per_prompt if images_per_prompt is not None else self.info["images_per_prompt"])
+        n = int(
+            images_per_prompt if images_per_prompt is not None else self.info["images_per_prompt"]
+        )
         view = self.read_manifest()
         done = {(r.prompt_id, r.sample): r for r in view.records}
         todo = []
@@ -264,8 +287,10 @@ class RunDirectory:
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
     def write_metrics(self, metrics: Mapping[str, Any]) -> None:
-        write_bytes_atomic((json.dumps(metrics, indent=2, ensure_ascii=False) + "\n").encode(),
-                           self.path / METRICS_JSON)
+        write_bytes_atomic(
+            (json.dumps(metrics, indent=2, ensure_ascii=False) + "\n").encode(),
+            self.path / METRICS_JSON,
+        )
 
     @property
     def name(self) -> str:

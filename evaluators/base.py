@@ -101,7 +101,9 @@ class Evaluator(ABC):
     def reset(self) -> None: ...
 
 
-def check_lengths(batch: EvalBatch, fields: Sequence[str] = ("prompts", "prompt_ids", "categories")) -> None:
+def check_lengths(
+    batch: EvalBatch, fields: Sequence[str] = ("prompts", "prompt_ids", "categories")
+) -> None:
     n = len(batch.images)
     for f in fields:
         if len(getattr(batch, f)) != n:

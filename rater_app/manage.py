@@ -87,7 +87,9 @@ def _prompt_set_for(runs: Sequence[RunDirectory], prompts: str | None) -> Prompt
     try:
         return runs[0].load_prompts(prompts)
     except ValueError as err:  # RunDirectoryError
-        raise StudyError(f"{err}; pass the prompt file the runs were made from with --prompts FILE") from None
+        raise StudyError(
+            f"{err}; pass the prompt file the runs were made from with --prompts FILE"
+        ) from None
 
 
 def create_study(

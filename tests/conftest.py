@@ -14,7 +14,9 @@ CHROMIUM = "/usr/bin/chromium"
 
 def pytest_addoption(parser):
     parser.addoption("--run-slow", action="store_true", help="also run tests marked slow")
-    parser.addoption("--run-network", action="store_true", help="also run tests that need the model hub")
+    parser.addoption(
+        "--run-network", action="store_true", help="also run tests that need the model hub"
+    )
 
 
 def _has_cuda() -> bool:
@@ -37,7 +39,11 @@ def pytest_collection_modifyitems(config, items):
         if "gpu" in item.keywords and not _has_cuda():
             item.add_marker(pytest.mark.skip(reason="needs a CUDA device"))
         if "browser" in item.keywords and not have_browser and not require_browser:
-            item.add_marker(pytest.mark.skip(reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"))
+            item.add_marker(
+                pytest.mark.skip(
+                    reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install chromium)"
+                )
+            )
 
 
 @pytest.fixture(autouse=True)

@@ -107,7 +107,7 @@ def options_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from drawbench.pipeline.evaluate import EvaluationError, plan_evaluation, run_evaluation
     from drawbench.runs import RunDirectoryError
     from drawbench.weights import WeightsNotFoundError

@@ -145,7 +145,7 @@ def command_line(args: argparse.Namespace) -> list[str]:
 def _run(args: argparse.Namespace) -> int:
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from drawbench.pipeline.generate import (
         GenerateConfigError,
         describe_plan,

@@ -56,7 +56,7 @@ def register(subparsers, summary: str) -> None:
 
 
 def _load_config(name: str):
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from generators.imagen.config import load_config
 
     try:
@@ -77,7 +77,7 @@ def _params(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
 
     config = _load_config(args.config)
     if not 0 <= args.stage < len(config.stages):

@@ -70,7 +70,7 @@ def read_votes(path: Path, question: str | None = None) -> dict[str, list]:
     Raises:
         drawbench.cli.CommandError: missing file or columns, or a bad row (names the line).
     """
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from drawbench.stats import WINNER_LITERALS, VoteError, winner_scores
 
     if not path.is_file():
@@ -134,7 +134,7 @@ def read_votes(path: Path, question: str | None = None) -> dict[str, list]:
 
 def run(args: argparse.Namespace) -> int:
     from drawbench import stats
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
 
     votes = read_votes(args.votes, args.question)
     n_boot = stats.DEFAULT_BOOTSTRAP_ROUNDS if args.bootstrap is None else args.bootstrap

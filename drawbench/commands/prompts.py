@@ -8,12 +8,16 @@ import sys
 
 from drawbench.commands import add_verb
 
-SET_HELP = "a bundled set (drawbench, coco30k) or a prompt file (.csv, .jsonl, .txt); default: drawbench"
+SET_HELP = (
+    "a bundled set (drawbench, coco30k) or a prompt file (.csv, .jsonl, .txt); default: drawbench"
+)
 
 
 def register(subparsers, summary: str) -> None:
     p = add_verb(
-        subparsers, "prompts", summary,
+        subparsers,
+        "prompts",
+        summary,
         "Inspect the bundled prompt sets (DrawBench, COCO-30K) and custom prompt files.",
         """
   drawbench prompts list --set drawbench --category Counting
@@ -25,21 +29,28 @@ def register(subparsers, summary: str) -> None:
     )
     sub = p.add_subparsers(dest="prompts_command", metavar="COMMAND")
 
-    lst = sub.add_parser("list", help="print the prompts of a set",
-                         description="Print the prompts of a set (id, text, category, source).")
+    lst = sub.add_parser(
+        "list",
+        help="print the prompts of a set",
+        description="Print the prompts of a set (id, text, category, source).",
+    )
     lst.add_argument("--set", default="drawbench", help=SET_HELP)
     lst.add_argument("--category", help="only this category (case-insensitive)")
     lst.add_argument("--format", choices=("table", "json", "csv"), default="table")
     lst.set_defaults(func=_list)
 
-    cats = sub.add_parser("categories", help="name and count of each category",
-                          description="Print each category of a set with its prompt count.")
+    cats = sub.add_parser(
+        "categories",
+        help="name and count of each category",
+        description="Print each category of a set with its prompt count.",
+    )
     cats.add_argument("--set", default="drawbench", help=SET_HELP)
     cats.add_argument("--format", choices=("table", "json", "csv"), default="table")
     cats.set_defaults(func=_categories)
 
     build = sub.add_parser(
-        "build-coco30k", help="draw a seeded COCO-30K list from captions_val2014.json",
+        "build-coco30k",
+        help="draw a seeded COCO-30K list from captions_val2014.json",
         description="Draw distinct images and one caption each from COCO's captions_val2014.json "
         "with a documented hash-based rule (identical on every machine; see drawbench/coco.py), "
         "and write the bundled coco30k.csv format.",
@@ -53,7 +64,7 @@ def register(subparsers, summary: str) -> None:
 
 
 def _load(args):
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from drawbench.prompts import load_prompt_set
 
     try:
@@ -87,7 +98,11 @@ def _categories(args) -> int:
     ps = _load(args)
     cats = ps.categories
     if args.format == "json":
-        print(json.dumps([{"category": c, "count": n} for c, n in cats.items()], ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                [{"category": c, "count": n} for c, n in cats.items()], ensure_ascii=False, indent=1
+            )
+        )
     elif args.format == "csv":
         w = csv.writer(sys.stdout)
         w.writerow(["category", "count"])
@@ -101,8 +116,8 @@ def _categories(args) -> int:
 
 
 def _build_coco30k(args) -> int:
-    from drawbench.cli import CommandError
     from drawbench.coco import draw_coco30k, load_coco_annotations, write_coco30k_csv
+    from drawbench.commands import CommandError
 
     try:
         rows = draw_coco30k(load_coco_annotations(args.annotations), seed=args.seed, n=args.n)

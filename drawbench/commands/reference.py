@@ -60,7 +60,7 @@ def register(subparsers, summary: str) -> None:
 
 
 def build(args: argparse.Namespace) -> int:
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from drawbench.commands.evaluate import print_random_notice
     from drawbench.pipeline.evaluate import (
         RANDOM_WEIGHTS_SEED,

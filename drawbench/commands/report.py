@@ -47,7 +47,7 @@ def register(subparsers, summary: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
 
     if args.votes and args.study:
         raise CommandError("give --votes or --study, not both")

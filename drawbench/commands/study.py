@@ -166,7 +166,7 @@ def register(subparsers, summary: str) -> None:
 
 
 def _database(args):
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
 
     try:
         from sqlalchemy.exc import SQLAlchemyError
@@ -192,7 +192,7 @@ def _database(args):
 
 
 def _guard(fn):
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from rater_app.manage import StudyError
 
     try:
@@ -228,7 +228,7 @@ def _create(args) -> int:
 
 
 def _invite(args) -> int:
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
     from rater_app.manage import invite_rater, new_admin_token
 
     db = _database(args)

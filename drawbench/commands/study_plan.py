@@ -78,7 +78,7 @@ def add_plan_parser(study_subparsers) -> argparse.ArgumentParser:
 
 def run_plan(args: argparse.Namespace) -> int:
     from drawbench import stats
-    from drawbench.cli import CommandError
+    from drawbench.commands import CommandError
 
     raters = sorted(set(TABLE_RATERS) | ({args.raters} if args.raters else set()))
     try:

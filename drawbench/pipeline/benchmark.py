@@ -40,15 +40,25 @@ def _evaluate_options(cfg: RunConfig):
     known = {f.name for f in fields(EvaluateOptions)}
     unknown = sorted(set(m.options) - known)
     if unknown:
-        raise ConfigError(f"{cfg.source}: [metrics] options: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        raise ConfigError(
+            f"{cfg.source}: [metrics] options: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
     reference = m.reference
     if reference is not None:
         ref = Path(reference).expanduser()
         if not ref.exists():
-            raise ConfigError(f"{cfg.source}: [metrics] reference {reference!r} not found (looked at {ref})")
+            raise ConfigError(
+                f"{cfg.source}: [metrics] reference {reference!r} not found (looked at {ref})"
+            )
         reference = str(ref)
-    return EvaluateOptions(metrics=tuple(m.names), reference=reference, batch_size=m.batch_size,
-                           workers=m.workers, device=m.device, **m.options)
+    return EvaluateOptions(
+        metrics=tuple(m.names),
+        reference=reference,
+        batch_size=m.batch_size,
+        workers=m.workers,
+        device=m.device,
+        **m.options,
+    )
 
 
 def check_metric_models(options) -> list[str]:
@@ -66,20 +76,31 @@ def check_metric_models(options) -> list[str]:
         from evaluators.inception import check_mode, resolve_inception_weights
 
         if not options.reference:
-            raise ConfigError("FID/KID need [metrics] reference (a STATS.npz or a folder of real images)")
+            raise ConfigError(
+                "FID/KID need [metrics] reference (a STATS.npz or a folder of real images)"
+            )
         try:
-            resolve_inception_weights(check_mode(options.fid_mode), options.inception_weights, options.offline)
+            resolve_inception_weights(
+                check_mode(options.fid_mode), options.inception_weights, options.offline
+            )
         except WeightsNotFoundError:
             if not options.allow_random_weights or options.inception_weights:
                 raise
             random.append("inception")
     if "clip" in names:
-        from evaluators.clip_score import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, resolve_clip_weights
+        from evaluators.clip_score import (
+            DEFAULT_CLIP_MODEL,
+            DEFAULT_CLIP_PRETRAINED,
+            resolve_clip_weights,
+        )
 
         try:
-            resolve_clip_weights(options.clip_model or DEFAULT_CLIP_MODEL,
-                                 options.clip_pretrained or DEFAULT_CLIP_PRETRAINED,
-                                 options.clip_weights, options.offline)
+            resolve_clip_weights(
+                options.clip_model or DEFAULT_CLIP_MODEL,
+                options.clip_pretrained or DEFAULT_CLIP_PRETRAINED,
+                options.clip_weights,
+                options.offline,
+            )
         except WeightsNotFoundError:
             if not options.allow_random_weights or options.clip_weights:
                 raise
@@ -101,10 +122,18 @@ def plan_benchmark(cfg: RunConfig) -> BenchmarkPlan:
     selection = {"spec": p.set, "category": p.category, "limit": p.limit}
     requests = []
     for g in cfg.generators:
-        req = GenerateRequest(generator=g.generator, prompts=prompts, images_per_prompt=p.images_per_prompt,
-                              seed=cfg.seed, out=cfg.run_dir(g), options=dict(g.options),
-                              batch_size=g.batch_size, device=g.device, selection=selection,
-                              command_line=list(sys.argv))
+        req = GenerateRequest(
+            generator=g.generator,
+            prompts=prompts,
+            images_per_prompt=p.images_per_prompt,
+            seed=cfg.seed,
+            out=cfg.run_dir(g),
+            options=dict(g.options),
+            batch_size=g.batch_size,
+            device=g.device,
+            selection=selection,
+            command_line=list(sys.argv),
+        )
         try:
             plan_generation(req)
         except ValueError as err:  # GenerateConfigError, RunDirectoryError
@@ -115,13 +144,17 @@ def plan_benchmark(cfg: RunConfig) -> BenchmarkPlan:
         plan.evaluate_options = _evaluate_options(cfg)
         random = check_metric_models(plan.evaluate_options)
         if random:
-            plan.notes.append(f"RANDOM WEIGHTS for {', '.join(random)}: those numbers are meaningless")
+            plan.notes.append(
+                f"RANDOM WEIGHTS for {', '.join(random)}: those numbers are meaningless"
+            )
     if cfg.study is not None and cfg.study.votes is None:
         try:
             from rater_app.design import get_protocol
             from rater_app.storage import resolve_db_url
         except ImportError as err:
-            raise ConfigError(f"{cfg.source}: [study] needs the rating app: pip install 'drawbench[rater]' ({err})") from None
+            raise ConfigError(
+                f"{cfg.source}: [study] needs the rating app: pip install 'drawbench[rater]' ({err})"
+            ) from None
         try:
             get_protocol(cfg.study.protocol)
             resolve_db_url(cfg.study.db)
@@ -154,7 +187,9 @@ def run_benchmark(cfg: RunConfig, *, progress: bool = True, force_evaluate: bool
     run_dirs = []
     for g, req in zip(cfg.generators, plan.requests, strict=True):
         result = run_generation(req, progress=progress)
-        log.info("%s: %d generated, %d already there", g.name, result.generated, result.already_done)
+        log.info(
+            "%s: %d generated, %d already there", g.name, result.generated, result.already_done
+        )
         run_dirs.append(Path(req.out))
     if plan.evaluate_options is not None:
         from drawbench.pipeline.evaluate import plan_evaluation, run_evaluation
@@ -186,12 +221,25 @@ def _study_votes(cfg: RunConfig, run_dirs: list[Path]):
         with db.session() as s:
             exists = get_study(s, study.name) is not None
         if not exists:
-            created = create_study(db, study.name, run_dirs, study.protocol, images_per_set=study.images_per_set,
-                                   ratings_per_item=study.ratings_per_item, gold_share=study.gold_share,
-                                   seed=cfg.seed)
-            log.warning("study %r created in %s; admin token (shown once): %s; invite raters with "
-                        "'drawbench study invite %s --rater NAME' and serve with 'drawbench study serve %s'",
-                        study.name, db.url, created.admin_token, study.name, study.name)
+            created = create_study(
+                db,
+                study.name,
+                run_dirs,
+                study.protocol,
+                images_per_set=study.images_per_set,
+                ratings_per_item=study.ratings_per_item,
+                gold_share=study.gold_share,
+                seed=cfg.seed,
+            )
+            log.warning(
+                "study %r created in %s; admin token (shown once): %s; invite raters with "
+                "'drawbench study invite %s --rater NAME' and serve with 'drawbench study serve %s'",
+                study.name,
+                db.url,
+                created.admin_token,
+                study.name,
+                study.name,
+            )
         rows = list(iter_vote_rows(db, study.name))
     finally:
         db.dispose()

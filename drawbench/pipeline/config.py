@@ -57,7 +57,9 @@ def _build(cls, data: Any, where: str):
         return cls(**data)
     except TypeError as err:
         missing = re.findall(r"'(\w+)'", str(err))
-        raise ConfigError(f"{where}: missing required key {missing[0]!r}" if missing else f"{where}: {err}") from None
+        raise ConfigError(
+            f"{where}: missing required key {missing[0]!r}" if missing else f"{where}: {err}"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,9 @@ class MetricsConfig:
     batch_size: int = 32
     workers: int = 2
     device: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # e.g. clip_model, fid_mode, allow_random_weights
+    options: dict[str, Any] = field(
+        default_factory=dict
+    )  # e.g. clip_model, fid_mode, allow_random_weights
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,9 @@ class StudyConfig:
     ratings_per_item: int = 3
     gold_share: float = 0.05
     db: str | None = None
-    votes: str | None = None  # a votes CSV (e.g. an export) to include in the report instead of the DB
+    votes: str | None = (
+        None  # a votes CSV (e.g. an export) to include in the report instead of the DB
+    )
 
 
 @dataclass(frozen=True)
@@ -127,23 +133,37 @@ class RunConfig:
         gens = data.pop("generators", None)
         if not gens or not isinstance(gens, list):
             raise ConfigError(f"{source}: at least one [[generators]] table is required")
-        generators = tuple(_build(GeneratorConfig, g, f"{source}: generators[{i}]") for i, g in enumerate(gens))
+        generators = tuple(
+            _build(GeneratorConfig, g, f"{source}: generators[{i}]") for i, g in enumerate(gens)
+        )
         names = [g.name for g in generators]
         for i, g in enumerate(generators):
             if not isinstance(g.name, str) or not _RUN_NAME.match(g.name):
-                raise ConfigError(f"{source}: generators[{i}].name {g.name!r} must be a folder-safe name ([A-Za-z0-9._-])")
+                raise ConfigError(
+                    f"{source}: generators[{i}].name {g.name!r} must be a folder-safe name ([A-Za-z0-9._-])"
+                )
             if g.name in names[:i]:
-                raise ConfigError(f"{source}: generators[{i}].name {g.name!r} is used twice; run names must be unique")
+                raise ConfigError(
+                    f"{source}: generators[{i}].name {g.name!r} is used twice; run names must be unique"
+                )
             if not isinstance(g.options, dict):
                 raise ConfigError(f"{source}: generators[{i}].options must be a table")
         sub = {}
-        for key, sub_cls in (("prompts", PromptsConfig), ("metrics", MetricsConfig), ("study", StudyConfig)):
+        for key, sub_cls in (
+            ("prompts", PromptsConfig),
+            ("metrics", MetricsConfig),
+            ("study", StudyConfig),
+        ):
             if key in data:
                 sub[key] = _build(sub_cls, data.pop(key), f"{source}: [{key}]")
         if "metrics" in sub:
-            sub["metrics"] = MetricsConfig(**{**sub["metrics"].__dict__, "names": tuple(sub["metrics"].names)})
+            sub["metrics"] = MetricsConfig(
+                **{**sub["metrics"].__dict__, "names": tuple(sub["metrics"].names)}
+            )
         top = _build(_Top, data, source)
-        cfg = cls(out=top.out, generators=generators, seed=top.seed, title=top.title, source=source, **sub)
+        cfg = cls(
+            out=top.out, generators=generators, seed=top.seed, title=top.title, source=source, **sub
+        )
         cfg.check_values()
         return cfg
 
@@ -155,7 +175,11 @@ class RunConfig:
             raise ConfigError(f"{self.source}: [prompts] limit must be an integer >= 1")
         if not isinstance(self.seed, int):
             raise ConfigError(f"{self.source}: seed must be an integer")
-        if self.study and self.study.images_per_set > p.images_per_prompt and self.study.protocol == "drawbench":
+        if (
+            self.study
+            and self.study.images_per_set > p.images_per_prompt
+            and self.study.protocol == "drawbench"
+        ):
             raise ConfigError(
                 f"{self.source}: [study] images_per_set ({self.study.images_per_set}) exceeds "
                 f"[prompts] images_per_prompt ({p.images_per_prompt})"

@@ -65,8 +65,14 @@ def write_reference_images(folder: Path, n: int = DEMO_REFERENCE_IMAGES, seed: i
     return folder
 
 
-def run_demo(out: str | Path, *, prompts_per_category: int = 2, images_per_prompt: int = 2, seed: int = 0,
-             progress: bool = True) -> Path:
+def run_demo(
+    out: str | Path,
+    *,
+    prompts_per_category: int = 2,
+    images_per_prompt: int = 2,
+    seed: int = 0,
+    progress: bool = True,
+) -> Path:
     """Run the whole pipeline into ``out`` (resumable); returns the path of report.html."""
     from drawbench.pipeline.evaluate import EvaluateOptions, plan_evaluation, run_evaluation
     from drawbench.pipeline.generate import GenerateRequest, run_generation
@@ -78,22 +84,47 @@ def run_demo(out: str | Path, *, prompts_per_category: int = 2, images_per_promp
     prompts = select_prompts("drawbench", ids=ids)
     run_dirs = []
     for name, (generator, options) in DEMO_GENERATORS.items():
-        request = GenerateRequest(generator=generator, prompts=prompts, images_per_prompt=images_per_prompt,
-                                  seed=seed, out=out / "runs" / name, options=dict(options), batch_size=8,
-                                  selection={"spec": "drawbench", "ids": ids})
+        request = GenerateRequest(
+            generator=generator,
+            prompts=prompts,
+            images_per_prompt=images_per_prompt,
+            seed=seed,
+            out=out / "runs" / name,
+            options=dict(options),
+            batch_size=8,
+            selection={"spec": "drawbench", "ids": ids},
+        )
         run_generation(request, progress=progress)
         run_dirs.append(request.out)
     reference = write_reference_images(out / "reference-toyworld", seed=seed)
-    options = EvaluateOptions(metrics=("clip", "fid"), reference=str(reference), batch_size=16, workers=1,
-                              device="cpu", clip_model=DEMO_CLIP_MODEL, clip_pretrained=DEMO_CLIP_PRETRAINED,
-                              allow_random_weights=True, offline=True, seed=seed)
+    options = EvaluateOptions(
+        metrics=("clip", "fid"),
+        reference=str(reference),
+        batch_size=16,
+        workers=1,
+        device="cpu",
+        clip_model=DEMO_CLIP_MODEL,
+        clip_pretrained=DEMO_CLIP_PRETRAINED,
+        allow_random_weights=True,
+        offline=True,
+        seed=seed,
+    )
     for run_dir in run_dirs:
         run_evaluation(plan_evaluation(run_dir, options), progress=progress)
-    votes = simulate_votes([d.name for d in run_dirs], list(prompts), strengths=DEMO_STRENGTHS, raters=3, seed=seed)
+    votes = simulate_votes(
+        [d.name for d in run_dirs], list(prompts), strengths=DEMO_STRENGTHS, raters=3, seed=seed
+    )
     notes = [
         "DEMO: the generators are random-weight stand-ins; metrics use random weights unless real model "
         "files were found (see each metric's provenance); the FID reference is synthetic toy-world renders; "
         "the rating study is SIMULATED (seeded synthetic votes). None of these numbers describes a real model.",
     ]
-    return write_report(run_dirs, out / "report", votes=votes, title="drawbench demo", notes=notes,
-                        votes_simulated=True, seed=seed)
+    return write_report(
+        run_dirs,
+        out / "report",
+        votes=votes,
+        title="drawbench demo",
+        notes=notes,
+        votes_simulated=True,
+        seed=seed,
+    )

@@ -43,12 +43,21 @@ def test_run_generates_reports_and_resumes(tmp_path):
     prompts = plan_benchmark(cfg).requests[0].prompts
     votes = simulate_votes(["noise-a", "noise-b"], list(prompts), seed=0)
     votes.to_csv(tmp_path / "votes.csv", index=False)
-    cfg = load_run_config(_write(tmp_path, f'[study]\nname = "s"\nimages_per_set = 2\nvotes = "{tmp_path / "votes.csv"}"\n'))
+    cfg = load_run_config(
+        _write(
+            tmp_path,
+            f'[study]\nname = "s"\nimages_per_set = 2\nvotes = "{tmp_path / "votes.csv"}"\n',
+        )
+    )
     report = run_benchmark(cfg, progress=False)
     assert report.is_file() and (report.parent / "report.md").is_file()
     manifest = tmp_path / "exp" / "noise-a" / "manifest.jsonl"
     assert len(manifest.read_text().splitlines()) == 6
-    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "exp").rglob("*.png") if "report" not in p.parts}
+    before = {
+        p: p.stat().st_mtime_ns
+        for p in (tmp_path / "exp").rglob("*.png")
+        if "report" not in p.parts
+    }
     run_benchmark(cfg, progress=False)  # resumes: nothing regenerated
     after = {p: p.stat().st_mtime_ns for p in before}
     assert before == after and len(manifest.read_text().splitlines()) == 6
@@ -65,14 +74,31 @@ def test_check_validates_without_writing(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("edit", "match"),
     [
-        (lambda s: s.replace('generator = "noise"\noptions = { width = 32, height = 32, variant = "b" }',
-                             'generator = "nope"'), r"generator 'noise-b': unknown generator 'nope'"),
+        (
+            lambda s: s.replace(
+                'generator = "noise"\noptions = { width = 32, height = 32, variant = "b" }',
+                'generator = "nope"',
+            ),
+            r"generator 'noise-b': unknown generator 'nope'",
+        ),
         (lambda s: s.replace('variant = "b"', "variant = true"), r"generator 'noise-b': .*variant"),
-        (lambda s: s.replace('category = "Colors"', 'category = "Colours"'), r"\[prompts\] unknown category 'Colours'"),
+        (
+            lambda s: s.replace('category = "Colors"', 'category = "Colours"'),
+            r"\[prompts\] unknown category 'Colours'",
+        ),
         (lambda s: s + '[metrics]\nnames = ["fid"]\n', r"FID/KID need"),
-        (lambda s: s + '[metrics]\nnames = ["clip"]\nreference = "/no/such.npz"\n', r"reference '/no/such.npz' not found"),
-        (lambda s: s + '[metrics]\nnames = ["clip"]\noptions = { clip_modle = "x" }\n', r"unknown key 'clip_modle'"),
-        (lambda s: s + '[study]\nname = "s"\nimages_per_set = 2\nprotocol = "nope"\n', r"\[study\] unknown protocol 'nope'"),
+        (
+            lambda s: s + '[metrics]\nnames = ["clip"]\nreference = "/no/such.npz"\n',
+            r"reference '/no/such.npz' not found",
+        ),
+        (
+            lambda s: s + '[metrics]\nnames = ["clip"]\noptions = { clip_modle = "x" }\n',
+            r"unknown key 'clip_modle'",
+        ),
+        (
+            lambda s: s + '[study]\nname = "s"\nimages_per_set = 2\nprotocol = "nope"\n',
+            r"\[study\] unknown protocol 'nope'",
+        ),
     ],
 )
 def test_bad_config_fails_before_anything_runs(tmp_path, edit, match):
@@ -98,9 +124,13 @@ def test_incompatible_existing_run_is_refused(tmp_path):
 
 
 def _raw(cfg):
-    return {"out": cfg.out, "generators": [dict(name=g.name, generator=g.generator, options=g.options)
-                                          for g in cfg.generators],
-            "prompts": {"set": "drawbench", "category": "Colors", "limit": 3, "images_per_prompt": 2}}
+    return {
+        "out": cfg.out,
+        "generators": [
+            dict(name=g.name, generator=g.generator, options=g.options) for g in cfg.generators
+        ],
+        "prompts": {"set": "drawbench", "category": "Colors", "limit": 3, "images_per_prompt": 2},
+    }
 
 
 def test_shipped_examples_parse():
@@ -132,15 +162,39 @@ def test_run_with_metrics_and_study_database(tmp_path):
 @pytest.mark.slow
 def test_demo_from_the_command_line(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "drawbench.cli", "demo", "--out", str(tmp_path / "demo"),
-         "--prompts-per-category", "1", "--images-per-prompt", "1", "--no-progress"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "drawbench.cli",
+            "demo",
+            "--out",
+            str(tmp_path / "demo"),
+            "--prompts-per-category",
+            "1",
+            "--images-per-prompt",
+            "1",
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "report: " in res.stdout
     md = (tmp_path / "demo" / "report" / "report.md").read_text()
-    for category in ("Colors", "Conflicting", "Counting", "DALL-E", "Descriptions", "Gary Marcus et al.",
-                     "Misspellings", "Positional", "Rare Words", "Reddit", "Text"):
+    for category in (
+        "Colors",
+        "Conflicting",
+        "Counting",
+        "DALL-E",
+        "Descriptions",
+        "Gary Marcus et al.",
+        "Misspellings",
+        "Positional",
+        "Rare Words",
+        "Reddit",
+        "Text",
+    ):
         assert category in md
     assert "RANDOM WEIGHTS" in md and "SIMULATED" in md
     assert "huggingface.co" not in res.stderr  # offline: no hub requests were attempted

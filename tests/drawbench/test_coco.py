@@ -9,12 +9,21 @@ from drawbench.coco import COCO30K_COLUMNS, draw_coco30k, load_coco_annotations,
 
 
 def _annotations(n_images=60, caps_per_image=5):
-    images = [{"id": 1000 + i, "file_name": f"COCO_val2014_{1000 + i:012d}.jpg", "width": 640, "height": 480}
-              for i in range(n_images)]
+    images = [
+        {
+            "id": 1000 + i,
+            "file_name": f"COCO_val2014_{1000 + i:012d}.jpg",
+            "width": 640,
+            "height": 480,
+        }
+        for i in range(n_images)
+    ]
     anns, k = [], 0
     for c in range(caps_per_image):
         for i in range(n_images):
-            anns.append({"id": 50_000 + k, "image_id": 1000 + i, "caption": f"caption {c} of image {i} \n"})
+            anns.append(
+                {"id": 50_000 + k, "image_id": 1000 + i, "caption": f"caption {c} of image {i} \n"}
+            )
             k += 1
     images.append({"id": 9, "file_name": "nocaption.jpg", "width": 1, "height": 1})
     return {"images": images, "annotations": anns}
@@ -65,9 +74,24 @@ def test_cli_writes_bundled_format(tmp_path):
     (tmp_path / "captions_val2014.json").write_text(json.dumps(_annotations()))
     out = tmp_path / "c.csv"
     res = subprocess.run(
-        [sys.executable, "-m", "drawbench.cli", "prompts", "build-coco30k", "--annotations",
-         str(tmp_path / "captions_val2014.json"), "--seed", "3", "--n", "25", "--out", str(out)],
-        capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "drawbench.cli",
+            "prompts",
+            "build-coco30k",
+            "--annotations",
+            str(tmp_path / "captions_val2014.json"),
+            "--seed",
+            "3",
+            "--n",
+            "25",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "wrote 25 captions (seed 3)" in res.stdout
     with open(out, newline="", encoding="utf-8") as f:

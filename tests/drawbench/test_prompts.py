@@ -5,8 +5,16 @@ import pytest
 from drawbench.prompts import Prompt, PromptFileError, PromptSet, load_prompt_file, load_prompt_set
 
 DRAWBENCH_COUNTS = {
-    "Colors": 25, "Conflicting": 10, "Counting": 19, "DALL-E": 20, "Descriptions": 20,
-    "Gary Marcus et al.": 10, "Misspellings": 10, "Positional": 20, "Rare Words": 7, "Reddit": 38,
+    "Colors": 25,
+    "Conflicting": 10,
+    "Counting": 19,
+    "DALL-E": 20,
+    "Descriptions": 20,
+    "Gary Marcus et al.": 10,
+    "Misspellings": 10,
+    "Positional": 20,
+    "Rare Words": 7,
+    "Reddit": 38,
     "Text": 21,
 }
 
@@ -46,33 +54,57 @@ def test_sha256_is_content_based_and_stable(tmp_path):
     assert a.sha256 == b.sha256 != c.sha256
     (tmp_path / "p.txt").write_text("a cat\n")
     (tmp_path / "p.csv").write_text("prompt\na cat\n")
-    assert load_prompt_file(tmp_path / "p.txt").sha256 == load_prompt_file(tmp_path / "p.csv").sha256
+    assert (
+        load_prompt_file(tmp_path / "p.txt").sha256 == load_prompt_file(tmp_path / "p.csv").sha256
+    )
 
 
 def test_custom_formats(tmp_path):
-    (tmp_path / "a.csv").write_text('id,prompt,category\nq1,"A dog, running",Animals\nq2,A cat,Animals\n')
-    (tmp_path / "b.jsonl").write_text('{"prompt": "A dog"}\n\n{"text": "A cat", "category": "C", "id": 7}\n')
+    (tmp_path / "a.csv").write_text(
+        'id,prompt,category\nq1,"A dog, running",Animals\nq2,A cat,Animals\n'
+    )
+    (tmp_path / "b.jsonl").write_text(
+        '{"prompt": "A dog"}\n\n{"text": "A cat", "category": "C", "id": 7}\n'
+    )
     (tmp_path / "c.txt").write_text("A dog\n  A cat  \n\n")
     a = load_prompt_file(tmp_path / "a.csv")
-    assert [(p.id, p.text, p.category) for p in a] == [("q1", "A dog, running", "Animals"), ("q2", "A cat", "Animals")]
+    assert [(p.id, p.text, p.category) for p in a] == [
+        ("q1", "A dog, running", "Animals"),
+        ("q2", "A cat", "Animals"),
+    ]
     b = load_prompt_file(tmp_path / "b.jsonl")
     assert [(p.id, p.text, p.category) for p in b] == [("b-000", "A dog", ""), ("7", "A cat", "C")]
     c = load_prompt_set(str(tmp_path / "c.txt"))
-    assert [(p.id, p.text, p.source) for p in c] == [("c-000", "A dog", "c"), ("c-001", "A cat", "c")]
+    assert [(p.id, p.text, p.source) for p in c] == [
+        ("c-000", "A dog", "c"),
+        ("c-001", "A cat", "c"),
+    ]
 
 
 @pytest.mark.parametrize(
     ("name", "content", "match"),
     [
-        ("m.csv", "text_x,category\nhello,A\n", r"m\.csv line 1: missing column 'prompt' \(or 'text'\)"),
+        (
+            "m.csv",
+            "text_x,category\nhello,A\n",
+            r"m\.csv line 1: missing column 'prompt' \(or 'text'\)",
+        ),
         ("e.csv", "prompt\nhello\n   \n", r"e\.csv line 3: empty prompt"),
-        ("d.csv", "id,prompt\na,x\nb,y\na,z\n", r"d\.csv line 4: duplicate id 'a' \(first on line 2\)"),
+        (
+            "d.csv",
+            "id,prompt\na,x\nb,y\na,z\n",
+            r"d\.csv line 4: duplicate id 'a' \(first on line 2\)",
+        ),
         ("x.csv", "prompt\nhello,extra\n", r"x\.csv line 2: more fields than the header"),
         ("e.jsonl", '{"prompt": "ok"}\n{"prompt": ""}\n', r"e\.jsonl line 2: empty prompt"),
         ("j.jsonl", '{"prompt": "ok"}\n{"prompt": "x"\n', r"j\.jsonl line 2: invalid JSON"),
         ("k.jsonl", '{"caption": "x"}\n', r"k\.jsonl line 1: missing key 'prompt' \(or 'text'\)"),
         ("l.jsonl", '["x"]\n', r"l\.jsonl line 1: expected a JSON object"),
-        ("dup.jsonl", '{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n', r"dup\.jsonl line 2: duplicate id '1'"),
+        (
+            "dup.jsonl",
+            '{"id": 1, "prompt": "a"}\n{"id": 1, "prompt": "b"}\n',
+            r"dup\.jsonl line 2: duplicate id '1'",
+        ),
         ("e.txt", "one\n\nthree\n", r"e\.txt line 2: empty prompt"),
         ("p.yaml", "- a\n", r"unsupported prompt file type '\.yaml'"),
         ("z.txt", "", r"z\.txt: no prompts found"),
@@ -96,9 +128,9 @@ def test_wrong_encoding(tmp_path, suffix):
 
 
 def test_unknown_set_and_category():
-    with pytest.raises(ValueError, match="unknown prompt set 'nope'.*drawbench"):
+    with pytest.raises(ValueError, match=r"unknown prompt set 'nope'.*drawbench"):
         load_prompt_set("nope")
-    with pytest.raises(ValueError, match="unknown category 'Nope'.*Colors"):
+    with pytest.raises(ValueError, match=r"unknown category 'Nope'.*Colors"):
         load_prompt_set("drawbench").filter(category="Nope")
 
 
@@ -112,11 +144,14 @@ def test_selection_roundtrip_and_sha_check(tmp_path):
 
     sub = select_prompts("drawbench", category="Counting", limit=3)
     assert [p.id for p in sub] == ["drawbench-035", "drawbench-036", "drawbench-037"]
-    record = {**sub.describe(), "selection": {"spec": "drawbench", "category": "Counting", "limit": 3}}
+    record = {
+        **sub.describe(),
+        "selection": {"spec": "drawbench", "category": "Counting", "limit": 3},
+    }
     assert load_selection(record).sha256 == sub.sha256
     ids = select_prompts("drawbench", ids=["drawbench-199", "drawbench-000"])
     assert [p.id for p in ids] == ["drawbench-000", "drawbench-199"]  # set order kept
-    with pytest.raises(ValueError, match="has sha256 .* but the run was made with"):
+    with pytest.raises(ValueError, match=r"has sha256 .* but the run was made with"):
         load_selection({**record, "selection": {"spec": "drawbench", "limit": 3}})
-    with pytest.raises(ValueError, match="cannot rebuild the run's prompts from 'gone.csv'"):
+    with pytest.raises(ValueError, match=r"cannot rebuild the run's prompts from 'gone.csv'"):
         load_selection({"name": "gone", "sha256": "x", "selection": {"spec": "gone.csv"}})

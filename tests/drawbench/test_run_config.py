@@ -27,7 +27,9 @@ def test_good_config(tmp_path):
     assert [g.name for g in cfg.generators] == ["a", "b"]
     assert cfg.generators[1].options == {"variant": 1}
     assert cfg.metrics.names == ("clip", "fid")
-    assert str(cfg.run_dir(cfg.generators[0])) == "exp/a"  # relative to the current directory, like --out
+    assert (
+        str(cfg.run_dir(cfg.generators[0])) == "exp/a"
+    )  # relative to the current directory, like --out
     assert str(cfg.report_dir) == "exp/report"
 
 
@@ -35,15 +37,33 @@ def test_good_config(tmp_path):
     ("edit", "match"),
     [
         (lambda s: s.replace("seed = 3", "sed = 3"), r"c\.toml: unknown key 'sed'"),
-        (lambda s: s.replace("images_per_prompt = 2", "images_per_prompt = 2\nimages = 1"), r"\[prompts\]: unknown key 'images'"),
-        (lambda s: s.replace('name = "b"', 'name = "a"'), r"generators\[1\]\.name 'a' is used twice"),
+        (
+            lambda s: s.replace("images_per_prompt = 2", "images_per_prompt = 2\nimages = 1"),
+            r"\[prompts\]: unknown key 'images'",
+        ),
+        (
+            lambda s: s.replace('name = "b"', 'name = "a"'),
+            r"generators\[1\]\.name 'a' is used twice",
+        ),
         (lambda s: s.replace('name = "b"', 'name = "b/../x"'), r"must be a folder-safe name"),
-        (lambda s: s.replace('generator = "solid"\n[[', '[['), r"generators\[0\]: missing required key 'generator'"),
-        (lambda s: s.replace("images_per_prompt = 2", "images_per_prompt = 0"), r"images_per_prompt must be an integer >= 1"),
+        (
+            lambda s: s.replace('generator = "solid"\n[[', "[["),
+            r"generators\[0\]: missing required key 'generator'",
+        ),
+        (
+            lambda s: s.replace("images_per_prompt = 2", "images_per_prompt = 0"),
+            r"images_per_prompt must be an integer >= 1",
+        ),
         (lambda s: s.split("[[generators]]")[0], r"at least one \[\[generators\]\] table"),
         (lambda s: s.replace('out = "exp"', ""), r"missing required key 'out'"),
-        (lambda s: s + "\n[study]\nprotocol = 'drawbench'\n", r"\[study\]: missing required key 'name'"),
-        (lambda s: s + "\n[study]\nname = 's'\nimages_per_set = 8\n", r"images_per_set \(8\) exceeds"),
+        (
+            lambda s: s + "\n[study]\nprotocol = 'drawbench'\n",
+            r"\[study\]: missing required key 'name'",
+        ),
+        (
+            lambda s: s + "\n[study]\nname = 's'\nimages_per_set = 8\n",
+            r"images_per_set \(8\) exceeds",
+        ),
         (lambda s: s + "\n[[[", r"invalid TOML"),
     ],
 )

@@ -42,8 +42,11 @@ def test_create_write_read_missing(tmp_path):
 def test_incompatible_run_is_refused_and_untouched(tmp_path):
     RunDirectory.create(tmp_path / "r", INFO)
     before = (tmp_path / "r" / "run.json").read_bytes()
-    for key, value in [("seed", 1), ("generator", {"name": "other", "options": {}}),
-                       ("prompt_set", {"name": "t", "sha256": "def"})]:
+    for key, value in [
+        ("seed", 1),
+        ("generator", {"name": "other", "options": {}}),
+        ("prompt_set", {"name": "t", "sha256": "def"}),
+    ]:
         with pytest.raises(RunDirectoryError, match=f"different {key}"):
             RunDirectory.create(tmp_path / "r", {**INFO, key: value})
     assert (tmp_path / "r" / "run.json").read_bytes() == before
@@ -59,7 +62,7 @@ def test_more_images_per_prompt_extends_run(tmp_path):
 def test_refuses_foreign_folder(tmp_path):
     (tmp_path / "f").mkdir()
     (tmp_path / "f" / "notes.txt").write_text("mine")
-    with pytest.raises(RunDirectoryError, match="non-empty folder without run.json"):
+    with pytest.raises(RunDirectoryError, match=r"non-empty folder without run\.json"):
         RunDirectory.create(tmp_path / "f", INFO)
     with pytest.raises(RunDirectoryError, match="not a run directory"):
         RunDirectory.open(tmp_path / "f")
@@ -121,21 +124,31 @@ WRITER = textwrap.dedent(
 
 
 def _hashes(path):
-    return {(r.prompt_id, r.sample): r.sha256 for r in RunDirectory.open(path).read_manifest().records}
+    return {
+        (r.prompt_id, r.sample): r.sha256 for r in RunDirectory.open(path).read_manifest().records
+    }
 
 
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     script = tmp_path / "writer.py"
     script.write_text(WRITER)
-    subprocess.run([sys.executable, str(script), str(tmp_path / "ref"), "0"], check=True, capture_output=True)
-    proc = subprocess.Popen([sys.executable, str(script), str(tmp_path / "k"), "0.05"], stdout=subprocess.PIPE, text=True)
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ref"), "0"], check=True, capture_output=True
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(tmp_path / "k"), "0.05"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     for _ in range(10):
         proc.stdout.readline()
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     partial = RunDirectory.open(tmp_path / "k").read_manifest()
     assert 10 <= len(partial.records) < 40
-    subprocess.run([sys.executable, str(script), str(tmp_path / "k"), "0"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "k"), "0"], check=True, capture_output=True
+    )
     ref, resumed = _hashes(tmp_path / "ref"), _hashes(tmp_path / "k")
     assert resumed == ref and len(ref) == 40
     lines = (tmp_path / "k" / "manifest.jsonl").read_text().splitlines()
@@ -150,12 +163,16 @@ def test_sigkill_at_random_instants_never_corrupts(tmp_path):
     script.write_text(WRITER)
     out = tmp_path / "k"
     for delay in (0.013, 0.021, 0.034):
-        proc = subprocess.Popen([sys.executable, str(script), str(out), "0"], stdout=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, str(script), str(out), "0"], stdout=subprocess.DEVNULL
+        )
         time.sleep(0.4 + delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         RunDirectory.open(out).read_manifest() if (out / "run.json").exists() else None
     subprocess.run([sys.executable, str(script), str(out), "0"], check=True, capture_output=True)
-    subprocess.run([sys.executable, str(script), str(tmp_path / "ref"), "0"], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "ref"), "0"], check=True, capture_output=True
+    )
     assert _hashes(out) == _hashes(tmp_path / "ref")
     assert len((out / "manifest.jsonl").read_text().splitlines()) == 40
