@@ -33,13 +33,13 @@ def _patch_t5_config() -> None:
     transformers.T5Config.from_pretrained = local
 
 
-def build_ours(size: int, device: str):
+def build_ours(size: int, device: str, channels: int = 32):
     from generators.imagen.config import StageConfig, UNetConfig
     from generators.imagen.stage import ImagenStage
 
     unet = UNetConfig(
         "base",
-        32,
+        channels,
         (1, 2, 2),
         (1, 1, 1),
         (False, False, True),
@@ -81,6 +81,10 @@ def build_theirs(size: int, steps: int, device: str):
         dynamic_thresholding_percentile=0.995,
     )
     return imagen.to(device).eval()
+
+
+def _count(module) -> int:
+    return sum(p.numel() for p in module.parameters())
 
 
 def _time(fn, repeats: int) -> float:
@@ -132,6 +136,14 @@ def main() -> None:
         )
     p_ours = sum(p.numel() for p in ours.parameters())
     p_theirs = sum(p.numel() for p in theirs.unets[0].parameters())
+    # imagen-pytorch's blocks carry more parameters at the same settings (feed-forwards in its
+    # attention blocks, ...): also time ours widened to the same parameter count (equal size).
+    width = min(
+        range(32, 97, 8), key=lambda c: abs(_count(build_ours(args.size, "cpu", c)) - p_theirs)
+    )
+    wide = build_ours(args.size, args.device, width)
+    t_wide = _time(lambda: wide.sample(text, mask, gens(), opts), args.repeats)
+    p_wide = _count(wide)
     res = {
         "device": args.device,
         "size": args.size,
@@ -144,9 +156,17 @@ def main() -> None:
         "ours_params": p_ours,
         "imagen_pytorch_params": p_theirs,
         "param_ratio_ours_over_theirs": round(p_ours / p_theirs, 3),
+        "equal_size_base_channels": width,
+        "equal_size_ours_params": p_wide,
+        "equal_size_ours_images_per_s": round(args.batch / t_wide, 3),
+        "equal_size_speed_ratio_ours_over_theirs": round(t_theirs / t_wide, 3),
     }
     print(
         f"drawbench Imagen: {res['ours_images_per_s']} img/s, {p_ours:,} params; imagen-pytorch: {res['imagen_pytorch_images_per_s']} img/s, {p_theirs:,} params"
+    )
+    print(
+        f"equal size: drawbench Imagen at base width {width}: {p_wide:,} params, "
+        f"{res['equal_size_ours_images_per_s']} img/s"
     )
     print(json.dumps(res))
 
