@@ -27,6 +27,51 @@ def _per_stage(value: Any, k: int, name: str) -> list[Any]:
     return values[:k]
 
 
+def stage_sampling_options(
+    k: int,
+    steps: Any,
+    sampler: Any,
+    guidance_weight: Any,
+    threshold: Any,
+    percentile: Any,
+    aug_level: Any,
+) -> list[SamplingOptions]:
+    """One validated SamplingOptions per stage from options given once or per stage (ValueError)."""
+    per_stage = zip(
+        *(
+            _per_stage(v, k, n)
+            for n, v in [
+                ("steps", steps),
+                ("sampler", sampler),
+                ("guidance_weight", guidance_weight),
+                ("threshold", threshold),
+                ("percentile", percentile),
+                ("aug_level", aug_level),
+            ]
+        ),
+        strict=True,
+    )
+    out = []
+    for s, sa, w, th, p, a in per_stage:
+        if sa not in SAMPLERS or th not in THRESHOLDS:
+            raise ValueError(
+                f"sampler must be one of {SAMPLERS} and threshold one of {THRESHOLDS}; got {sa!r}, {th!r}"
+            )
+        if not (isinstance(w, int | float) and math.isfinite(w)):
+            raise ValueError(f"guidance_weight must be a number, got {w!r}")
+        out.append(
+            SamplingOptions(
+                steps=int(s) if isinstance(s, int | float) and float(s).is_integer() else s,
+                sampler=sa,
+                guidance_weight=float(w),
+                threshold=th,
+                percentile=float(p),
+                aug_level=float(a),
+            )
+        )
+    return out
+
+
 class ImagenGenerator:
     """Sample a trained cascade. Per-stage options take one value or a list (one per stage).
 
@@ -77,30 +122,9 @@ class ImagenGenerator:
         if self.num_stages > len(cascade.stages):
             raise ValueError(f"stages={stages} but the cascade has {len(cascade.stages)}")
         k = self.num_stages
-        self.stage_options = [
-            SamplingOptions(
-                steps=int(s),
-                sampler=sa,
-                guidance_weight=float(w),
-                threshold=th,
-                percentile=float(p),
-                aug_level=float(a),
-            )
-            for s, sa, w, th, p, a in zip(
-                *(
-                    _per_stage(v, k, n)
-                    for n, v in [
-                        ("steps", steps),
-                        ("sampler", sampler),
-                        ("guidance_weight", guidance_weight),
-                        ("threshold", threshold),
-                        ("percentile", percentile),
-                        ("aug_level", aug_level),
-                    ]
-                ),
-                strict=True,
-            )
-        ]
+        self.stage_options = stage_sampling_options(
+            k, steps, sampler, guidance_weight, threshold, percentile, aug_level
+        )
         self.batch_size = batch_size
         self._options = options
 
@@ -149,34 +173,7 @@ class ImagenGenerator:
                     raise FileNotFoundError(
                         f"{ckpt.stage_weights_path(checkpoint, i)} is missing: train stage {i} or pass stages={i}"
                     )
-        for s, sa, w, th, p, a in zip(
-            *(
-                _per_stage(v, k, n)
-                for n, v in [
-                    ("steps", steps),
-                    ("sampler", sampler),
-                    ("guidance_weight", guidance_weight),
-                    ("threshold", threshold),
-                    ("percentile", percentile),
-                    ("aug_level", aug_level),
-                ]
-            ),
-            strict=True,
-        ):
-            if sa not in SAMPLERS or th not in THRESHOLDS:
-                raise ValueError(
-                    f"sampler must be one of {SAMPLERS} and threshold one of {THRESHOLDS}; got {sa!r}, {th!r}"
-                )
-            if not (isinstance(w, int | float) and math.isfinite(w)):
-                raise ValueError(f"guidance_weight must be a number, got {w!r}")
-            SamplingOptions(
-                steps=s,
-                sampler=sa,
-                guidance_weight=float(w),
-                threshold=th,
-                percentile=float(p),
-                aug_level=float(a),
-            )
+        stage_sampling_options(k, steps, sampler, guidance_weight, threshold, percentile, aug_level)
         if not (device == "cpu" or str(device).startswith(("cuda", "mps"))):
             raise ValueError(f"device must be 'cpu', 'cuda[:N]' or 'mps', got {device!r}")
 
