@@ -64,12 +64,8 @@ def _provenance_row(run: RunSummary, name: str, m: dict[str, Any]) -> list[Any]:
         (f"{k}={v}" for k, v in prov.items() if k.endswith("_version")), ""
     )
     mode = settings.get("mode") or settings.get("resize_mode") or prov.get("mode") or ""
-    ref = (
-        prov.get("reference_hash")
-        or settings.get("reference_hash")
-        or prov.get("reference_sha256")
-        or ""
-    )
+    reference = prov.get("reference")  # evaluate writes {"path", "sha256", "provenance"}
+    ref = reference.get("sha256", "") if isinstance(reference, dict) else ""
     seeds = ", ".join(str(s) for s in (run.info.get("seed"), prov.get("seed")) if s is not None)
     return [run.name, name, _fmt(m.get("value")), _ci(m.get("ci_low"), m.get("ci_high")), m.get("n", ""),
             prov.get("implementation") or settings.get("implementation") or "", version, mode,

@@ -68,7 +68,10 @@ def _make_run(root, name, guidance, prompts, random_weights=False):
         provenance={
             "implementation": "clean-fid",
             "version": "0.1.35",
-            "reference_hash": "abc123def4567890ff",
+            "reference": {
+                "path": "ref.npz",
+                "sha256": "abc123def4567890ff",
+            },  # as evaluate writes it
             "random_weights": random_weights,
         },
     )
