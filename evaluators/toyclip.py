@@ -290,3 +290,19 @@ def load_toyclip(directory: str | Path) -> tuple[nn.Module, ToyClipConfig]:
     model = create_toyclip(config)
     model.load_state_dict(load_file(str(weights)), strict=True)
     return model.eval(), config
+
+
+#: Trained toy CLIPs shipped with the package (``evaluators/toyclip_weights/<name>/``), made by
+#: ``benchmarks/train_toyclip.py --tower coordconv --seed 0 --threads 1`` (1,500 steps; figures in
+#: benchmarks/RESULTS.md). The CoordConv model is the toy world's sharp judge; the ViT (the toy
+#: world's CLIP-score model) is not shipped yet: its 1,000-step run fell short of TOYWORLD.md.
+SHIPPED_TOYCLIPS = ("toyclip-coordconv",)
+
+
+def shipped_toyclip_dir(name: str) -> Path:
+    """Folder of a shipped toy CLIP (``load_toyclip`` reads it); unknown names list the available."""
+    from importlib import resources
+
+    if name not in SHIPPED_TOYCLIPS:
+        raise ValueError(f"unknown shipped toy CLIP {name!r}; available: {', '.join(SHIPPED_TOYCLIPS)}")
+    return Path(str(resources.files("evaluators").joinpath("toyclip_weights", name)))
