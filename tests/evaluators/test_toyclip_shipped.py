@@ -7,7 +7,7 @@ from evaluators.toyclip_eval import evaluate_toyclip
 
 
 def test_shipped_coordconv_judge_reaches_its_figures():
-    model, config = load_toyclip(shipped_toyclip_dir("toyclip-coordconv"))
+    model, _config = load_toyclip(shipped_toyclip_dir("toyclip-coordconv"))
     figures = evaluate_toyclip(model, n_scenes=256, seed=7)
     # recorded at 2,048 held-out scenes (benchmarks/RESULTS.md): top-1 1.000, every kind >= 0.998
     assert figures["top1_of_32"] >= 0.97
