@@ -304,5 +304,7 @@ def shipped_toyclip_dir(name: str) -> Path:
     from importlib import resources
 
     if name not in SHIPPED_TOYCLIPS:
-        raise ValueError(f"unknown shipped toy CLIP {name!r}; available: {', '.join(SHIPPED_TOYCLIPS)}")
+        raise ValueError(
+            f"unknown shipped toy CLIP {name!r}; available: {', '.join(SHIPPED_TOYCLIPS)}"
+        )
     return Path(str(resources.files("evaluators").joinpath("toyclip_weights", name)))

@@ -20,5 +20,7 @@ def test_shipped_coordconv_judge_reaches_its_figures():
 
 def test_unknown_shipped_name_lists_the_available():
     assert "toyclip-coordconv" in SHIPPED_TOYCLIPS
-    with pytest.raises(ValueError, match="unknown shipped toy CLIP 'nope'; available: toyclip-coordconv"):
+    with pytest.raises(
+        ValueError, match="unknown shipped toy CLIP 'nope'; available: toyclip-coordconv"
+    ):
         shipped_toyclip_dir("nope")
