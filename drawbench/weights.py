@@ -19,7 +19,6 @@ flag or variable that supplies it. Nothing here imports torch.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -27,6 +26,8 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from drawbench.images import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -153,18 +154,10 @@ def _download(spec: WeightFile) -> Path:
         with urllib.request.urlopen(spec.url, timeout=60) as response, open(tmp, "wb") as f:
             shutil.copyfileobj(response, f, 1 << 20)
         if spec.sha256:
-            digest = _sha256(tmp)
+            digest = sha256_file(tmp)
             if not digest.startswith(spec.sha256):
                 raise ValueError(f"sha256 {digest} does not match the expected {spec.sha256}")
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
     return target
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            h.update(block)
-    return h.hexdigest()
