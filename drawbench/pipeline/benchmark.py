@@ -66,45 +66,21 @@ def check_metric_models(options) -> list[str]:
 
     Returns the names of models that will use random weights (allowed by the options).
     """
-    from drawbench.weights import WeightsNotFoundError
+    from drawbench.pipeline.evaluate import resolve_clip_file, resolve_inception_file
     from evaluators.registry import check_evaluator_names
 
     names = list(options.metrics or ("clip",))
     check_evaluator_names(names)
     random = []
     if {"fid", "kid"} & set(names):
-        from evaluators.inception import check_mode, resolve_inception_weights
-
         if not options.reference:
             raise ConfigError(
                 "FID/KID need [metrics] reference (a STATS.npz or a folder of real images)"
             )
-        try:
-            resolve_inception_weights(
-                check_mode(options.fid_mode), options.inception_weights, options.offline
-            )
-        except WeightsNotFoundError:
-            if not options.allow_random_weights or options.inception_weights:
-                raise
+        if resolve_inception_file(options) is None:
             random.append("inception")
-    if "clip" in names:
-        from evaluators.clip_score import (
-            DEFAULT_CLIP_MODEL,
-            DEFAULT_CLIP_PRETRAINED,
-            resolve_clip_weights,
-        )
-
-        try:
-            resolve_clip_weights(
-                options.clip_model or DEFAULT_CLIP_MODEL,
-                options.clip_pretrained or DEFAULT_CLIP_PRETRAINED,
-                options.clip_weights,
-                options.offline,
-            )
-        except WeightsNotFoundError:
-            if not options.allow_random_weights or options.clip_weights:
-                raise
-            random.append("clip")
+    if "clip" in names and resolve_clip_file(options) is None:
+        random.append("clip")
     return random
 
 

@@ -196,9 +196,54 @@ def _input_guard_rails(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> No
         )
 
 
-def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
+def resolve_inception_file(options: EvaluateOptions) -> Path | None:
+    """The Inception file for ``options`` (None: random weights, only if allowed and no explicit file).
+
+    Raises:
+        EvaluationError: unknown FID mode. WeightsNotFoundError: missing file (names the flag).
+    """
     from drawbench.weights import WeightsNotFoundError
-    from evaluators.inception import check_mode, inception_provenance, resolve_inception_weights
+    from evaluators.inception import check_mode, resolve_inception_weights
+
+    try:
+        mode = check_mode(options.fid_mode)
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
+    try:
+        return resolve_inception_weights(mode, options.inception_weights, options.offline)
+    except WeightsNotFoundError:
+        if not options.allow_random_weights or options.inception_weights:
+            raise
+        return None
+
+
+def resolve_clip_file(options: EvaluateOptions) -> Path | None:
+    """The CLIP weights for ``options`` (None: random weights, only if allowed and no explicit file).
+
+    Raises:
+        EvaluationError: unknown model or tag. WeightsNotFoundError: missing file (names the flag).
+    """
+    from drawbench.weights import WeightsNotFoundError
+    from evaluators.clip_score import (
+        DEFAULT_CLIP_MODEL,
+        DEFAULT_CLIP_PRETRAINED,
+        resolve_clip_weights,
+    )
+
+    model = options.clip_model or DEFAULT_CLIP_MODEL
+    tag = options.clip_pretrained or DEFAULT_CLIP_PRETRAINED
+    try:
+        return resolve_clip_weights(model, tag, options.clip_weights, options.offline)
+    except WeightsNotFoundError:
+        if not options.allow_random_weights or options.clip_weights:
+            raise
+        return None
+    except ValueError as err:
+        raise EvaluationError(str(err)) from None
+
+
+def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
+    from evaluators.inception import check_mode, inception_provenance
     from evaluators.reference import (
         check_compatible,
         extractor_id,
@@ -208,18 +253,10 @@ def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
     )
 
     opts = plan.options
-    try:
-        mode = check_mode(opts.fid_mode)
-    except ValueError as err:
-        raise EvaluationError(str(err)) from None
-    try:
-        plan.inception_weights = resolve_inception_weights(
-            mode, opts.inception_weights, opts.offline
-        )
-    except WeightsNotFoundError:
-        if not opts.allow_random_weights or opts.inception_weights:
-            raise
+    plan.inception_weights = resolve_inception_file(opts)
+    if plan.inception_weights is None:
         plan.random_weights.append("inception")
+    mode = check_mode(opts.fid_mode)
     prov = inception_provenance(mode, plan.inception_weights, RANDOM_WEIGHTS_SEED)
     plan.fid_settings = {
         "extractor": extractor_id(prov),
@@ -246,25 +283,17 @@ def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
 
 
 def _plan_clip(plan: EvaluationPlan) -> None:
-    from drawbench.weights import WeightsNotFoundError
-    from evaluators.clip_score import (
-        DEFAULT_CLIP_MODEL,
-        DEFAULT_CLIP_PRETRAINED,
-        resolve_clip_weights,
-    )
+    from evaluators.clip_score import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
 
     opts = plan.options
-    model = opts.clip_model or DEFAULT_CLIP_MODEL
-    tag = opts.clip_pretrained or DEFAULT_CLIP_PRETRAINED
-    try:
-        plan.clip_weights = resolve_clip_weights(model, tag, opts.clip_weights, opts.offline)
-    except WeightsNotFoundError:
-        if not opts.allow_random_weights or opts.clip_weights:
-            raise
+    plan.clip_weights = resolve_clip_file(opts)
+    if plan.clip_weights is None:
         plan.random_weights.append("clip")
-    except ValueError as err:
-        raise EvaluationError(str(err)) from None
-    plan.options = replace(opts, clip_model=model, clip_pretrained=tag)
+    plan.options = replace(
+        opts,
+        clip_model=opts.clip_model or DEFAULT_CLIP_MODEL,
+        clip_pretrained=opts.clip_pretrained or DEFAULT_CLIP_PRETRAINED,
+    )
 
 
 # --------------------------------------------------------------------------- the decode pass
