@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from drawbench.images import pil_to_tensor
+from drawbench.strict import build_strict
 from drawbench.toyworld_text import CONTEXT_LENGTH, VOCAB
 
 __all__ = [
@@ -97,13 +98,7 @@ class ToyClipConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ToyClipConfig:
         """Build from a JSON object; unknown keys are an error naming them."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown toy CLIP config keys {unknown}; known: {', '.join(sorted(known))}"
-            )
-        return cls(**data)
+        return build_strict(cls, data, "toy CLIP config")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (tuples as lists)."""

@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from drawbench.images import pil_to_tensor
+from drawbench.strict import build_strict
 from drawbench.toyworld import SPLITS, Scene, caption_of, meaning_of, sample_scene
 from drawbench.toyworld_corrupt import CORRUPTIONS, corrupt, corruption_applies
 from drawbench.toyworld_render import render_scene
@@ -80,13 +81,7 @@ class TrainSettings:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainSettings:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(
-                f"unknown training settings {unknown}; known: {', '.join(sorted(known))}"
-            )
-        return cls(**data)
+        return build_strict(cls, data, "toy CLIP training settings")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

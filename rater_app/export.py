@@ -24,25 +24,15 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import aliased
 
+from drawbench.report.data import VOTE_COLUMNS
 from rater_app.design import choice_to_side, get_protocol, is_gold_correct
 from rater_app.manage import require_study
 from rater_app.storage import Assignment, Database, Item, Rater, Run, Vote
 
+#: The export's columns: the votes-file columns every reader relies on
+#: (``drawbench.report.data.VOTE_COLUMNS``: report, leaderboard), then the study's own extras.
 EXPORT_COLUMNS = (
-    "study",
-    "item_id",
-    "prompt_id",
-    "category",
-    "question",
-    "rater",
-    "run_left",
-    "run_right",
-    "choice",
-    "model_a",
-    "model_b",
-    "winner",
-    "is_gold",
-    "created_at",
+    *VOTE_COLUMNS,
     "protocol",
     "item_key",
     "score_a",

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import re
 import sys
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from drawbench.strict import build_strict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,19 +49,7 @@ class ConfigError(ValueError):
 
 def _build(cls, data: Any, where: str):
     """Build dataclass ``cls`` from a dict, rejecting unknown keys and missing required ones."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a table, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r} (known: {', '.join(known)})")
-    try:
-        return cls(**data)
-    except TypeError as err:
-        missing = re.findall(r"'(\w+)'", str(err))
-        raise ConfigError(
-            f"{where}: missing required key {missing[0]!r}" if missing else f"{where}: {err}"
-        ) from None
+    return build_strict(cls, data, where, ConfigError)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from drawbench.strict import check_keys
+
 #: Default frozen text encoder (Saharia et al. 2022, Sec. 2.1: T5-XXL, 4.6B parameters).
 DEFAULT_TEXT_ENCODER = "google/t5-v1_1-xxl"
 #: Text tokens kept per prompt (longer prompts are truncated; Imagen uses 128 tokens).
@@ -25,16 +27,7 @@ PREDICTIONS = ("eps", "v")
 
 
 def _check_keys(cls: type, data: dict[str, Any], where: str) -> None:
-    if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a JSON object, got {type(data).__name__}")
-    names = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - names)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(names)}")
-    required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
-    missing = sorted(required - set(data))
-    if missing:
-        raise ValueError(f"{where}: missing key(s) {missing}")
+    check_keys(cls, data, where)
 
 
 def _tuples(data: dict[str, Any]) -> dict[str, Any]:

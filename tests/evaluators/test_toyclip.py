@@ -84,7 +84,7 @@ def test_open_clip_config_and_json_round_trip():
     }
     assert oc["text_cfg"]["vocab_size"] == 27 and oc["text_cfg"]["context_length"] == 16
     assert ToyClipConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
-    with pytest.raises(ValueError, match="unknown toy CLIP config keys"):
+    with pytest.raises(ValueError, match="toy CLIP config: unknown key"):
         ToyClipConfig.from_dict({"image_tower": "vit", "depth": 3})
     with pytest.raises(ValueError, match="unknown image_tower"):
         ToyClipConfig(image_tower="resnet")
