@@ -13,6 +13,13 @@ how many were is reported in ``settings["truncated_prompts"]``.
 Aggregates: per prompt the mean over its images; per category the mean over its prompts' pairs;
 overall the mean over all pairs; 95% intervals by bootstrap over prompts
 (``drawbench.stats.bootstrap_prompt_means``, DEFAULT_BOOTSTRAP_ROUNDS, seeded).
+
+Toy CLIPs (``model_name`` ``toyclip``, ``toyclip-vit``, ``toyclip-coordconv`` or
+``toyclip:/path/to/folder``, see :func:`evaluators.toyclip.resolve_toyclip`) go through the same
+:class:`ClipScore` and formula, with ``ToyClipTransform`` as preprocessing and ``ToyTokenizer``
+(the toy world's 27-token vocabulary: prompts must be toy-world captions, checked up front by
+:func:`check_clip_prompts`; nothing is truncated). Their weights come with the name (offline,
+no pretrained tag); they are trained models, never labelled random weights.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +78,10 @@ def _to_numpy(x: Any) -> np.ndarray:
 
 def count_tokens(tokenizer: Any, text: str) -> int:
     """Tokens of ``text`` including start/end tokens, as the tokenizer would produce untruncated."""
+    from drawbench.toyworld_text import ToyTokenizer
+
+    if isinstance(tokenizer, ToyTokenizer):  # encode() already holds start and end
+        return len(tokenizer.encode(text))
     if hasattr(tokenizer, "encode") and hasattr(tokenizer, "sot_token_id"):
         return len(tokenizer.encode(text)) + 2
     inner = getattr(tokenizer, "tokenizer", None)  # open_clip's HFTokenizer
@@ -82,9 +94,12 @@ class ClipScore(Evaluator):
     """Streaming CLIP score (see the module docstring for the exact formula and aggregates).
 
     Args:
-        model: an open_clip model (``encode_image``, ``encode_text``), in eval mode on ``device``.
-        preprocess: open_clip's eval image transform (PIL -> ``[3, S, S]`` normalised tensor).
-        tokenizer: open_clip tokenizer (``tokenizer(list[str]) -> [B, context_length]`` ids).
+        model: an open_clip model (``encode_image``, ``encode_text``), in eval mode on ``device``
+            (or a toy CLIP, which has the same interface).
+        preprocess: open_clip's eval image transform (PIL -> ``[3, S, S]`` normalised tensor), or
+            ``ToyClipTransform`` (PIL -> ``[3, 64, 64]`` float in ``[-1, 1]``).
+        tokenizer: open_clip tokenizer (``tokenizer(list[str]) -> [B, context_length]`` ids), or
+            ``ToyTokenizer``.
         settings, provenance: recorded in the result (model, pretrained tag, weights sha256, ...).
     """
 
@@ -148,6 +163,7 @@ class ClipScore(Evaluator):
     def update(self, batch: EvalBatch) -> None:
         import torch
 
+        txt = self._text_embeddings(batch.prompt_ids, batch.prompts)  # a bad prompt fails first
         x = batch.extras.get(self.preprocess_key)
         if x is None:
             x = torch.stack([self.transform(im) for im in batch.images])
@@ -155,7 +171,6 @@ class ClipScore(Evaluator):
             x = torch.stack(x)
         with torch.no_grad():
             img = self.model.encode_image(x.to(self.device)).float().cpu().numpy()
-        txt = self._text_embeddings(batch.prompt_ids, batch.prompts)
         scores = clip_score_from_embeddings(img, txt)
         self.scores += list(zip(batch.prompt_ids, batch.categories, scores.tolist(), strict=True))
 
@@ -274,13 +289,88 @@ def clip_weight_file(model_name: str, pretrained: str) -> WeightFile:
 def resolve_clip_weights(
     model_name: str, pretrained: str, explicit: str | None = None, offline: bool | None = None
 ) -> Path:
-    """Path of the CLIP weights (explicit file, $DRAWBENCH_WEIGHTS, open_clip/HF caches, download)."""
+    """Path of the CLIP weights (explicit file, $DRAWBENCH_WEIGHTS, open_clip/HF caches, download).
+
+    A toy CLIP name resolves to its own ``model.safetensors`` (``pretrained`` is ignored, and an
+    ``explicit`` file other than that one is refused: see :func:`toyclip_weights`).
+    """
+    from evaluators.toyclip import is_toyclip_name
+
+    if is_toyclip_name(model_name):
+        return toyclip_weights(model_name, explicit)
     if explicit is not None:  # any file, also for tags open_clip does not know
         spec = WeightFile(
             f"open_clip {model_name} ({pretrained})", Path(explicit).name, "--clip-weights"
         )
         return resolve_weights(spec, explicit, offline)
     return resolve_weights(clip_weight_file(model_name, pretrained), None, offline)
+
+
+def toyclip_weights(name: str, explicit: str | os.PathLike | None = None) -> Path:
+    """The weights file of the toy CLIP ``name``; ``explicit`` (``--clip-weights``) may only
+    repeat it, since a toy CLIP's weights come with its name.
+
+    Raises:
+        ValueError: ``explicit`` is another file, or the name is unknown / not shipped.
+        FileNotFoundError: the toy CLIP's folder lacks a file.
+    """
+    from evaluators.toyclip import WEIGHTS_FILE, resolve_toyclip
+
+    weights = resolve_toyclip(name) / WEIGHTS_FILE
+    if explicit is not None and Path(explicit).expanduser().resolve() != weights.resolve():
+        raise ValueError(
+            f"--clip-weights {explicit} conflicts with --clip-model {name}: a toy CLIP's weights "
+            f"come with its name ({weights}); for another toy CLIP pass "
+            "--clip-model toyclip:/path/to/folder (a folder written by save_toyclip) instead"
+        )
+    return weights
+
+
+def check_clip_prompts(model_name: str, prompts: Iterable[tuple[str, str]]) -> None:
+    """Check ``(prompt_id, text)`` pairs against the model's tokenizer before any image is read.
+
+    open_clip models read any text (long prompts are truncated and counted); a toy CLIP reads only
+    toy-world captions, so any other word fails here (ValueError naming the prompt and word).
+    """
+    from evaluators.toyclip import (
+        check_toy_prompts,
+        is_toyclip_name,
+        read_toyclip_config,
+        resolve_toyclip,
+    )
+
+    if is_toyclip_name(model_name):
+        config, _ = read_toyclip_config(resolve_toyclip(model_name))
+        check_toy_prompts(prompts, model_name, config.context_length)
+
+
+def create_toyclip_score(
+    name: str, weights: str | os.PathLike | None = None, device: str = "cpu", **kwargs: Any
+) -> ClipScore:
+    """A :class:`ClipScore` on the toy CLIP ``name`` (ToyClipTransform, ToyTokenizer).
+
+    ``weights`` may only be the toy CLIP's own file (what :func:`resolve_clip_weights` returns).
+    """
+    from drawbench.toyworld_text import ToyTokenizer
+    from evaluators.toyclip import ToyClipTransform, load_named_toyclip, toyclip_label
+
+    toyclip_weights(name, weights)
+    model, config, provenance = load_named_toyclip(name)
+    settings = {
+        "model": toyclip_label(name),
+        "pretrained": None,
+        "preprocess": f"ToyClipTransform ({config.image_size} px, [-1, 1])",
+        "tokenizer": f"ToyTokenizer (toy-world vocabulary, {config.vocab_size} tokens)",
+    }
+    return ClipScore(
+        model.to(device).eval(),
+        ToyClipTransform(config.image_size),
+        ToyTokenizer(config.context_length),
+        device,
+        settings,
+        provenance,
+        **kwargs,
+    )
 
 
 def create_clip_score(
@@ -294,8 +384,14 @@ def create_clip_score(
     """Build a :class:`ClipScore` from a resolved weights file, or random weights (``random_seed``).
 
     With a file, the pretrained tag's preprocessing (mean, std, interpolation, resize mode) and
-    QuickGELU setting are applied, as open_clip does when it downloads the tag itself.
+    QuickGELU setting are applied, as open_clip does when it downloads the tag itself. A toy CLIP
+    name (``toyclip``, ``toyclip-vit``, ``toyclip-coordconv``, ``toyclip:/path``) builds
+    :func:`create_toyclip_score` instead (``pretrained`` and ``random_seed`` are ignored).
     """
+    from evaluators.toyclip import is_toyclip_name
+
+    if is_toyclip_name(model_name):
+        return create_toyclip_score(model_name, weights, device, **kwargs)
     import open_clip
     import torch
 

@@ -108,6 +108,66 @@ def frechet_distance(
     )
 
 
+#: Largest memory (bytes) the per-prompt statistics of a FID bootstrap may take.
+FID_BOOTSTRAP_MAX_BYTES = 2 * 1024**3
+
+
+def bootstrap_frechet(
+    groups: list[FeatureStats],
+    ref_mu: np.ndarray,
+    ref_sigma: np.ndarray,
+    estimate: float,
+    rounds: int,
+    seed: int = 0,
+    level: float = 0.95,
+) -> tuple[float, float]:
+    """Bootstrap interval of the Frechet distance over resampled prompts, around ``estimate``.
+
+    Each round draws ``len(groups)`` prompts with replacement (a prompt keeps all its images) and
+    merges their sufficient statistics (count, sum, sum of outer products, weighted by how often a
+    prompt was drawn) into one Gaussian, whose distance to the fixed reference ``N(ref_mu,
+    ref_sigma)`` is computed with :func:`frechet_distance`. The reference is held fixed: the
+    interval covers the sampling of the generated set (prompts and their images), not the
+    reference's own sampling noise. Rounds whose covariance is degenerate are skipped.
+
+    A resample repeats images, which shrinks the covariance's effective sample size, so FID's
+    bootstrap replicates sit *above* the estimate (FID is biased upward in small samples). The
+    interval therefore keeps the spread of the replicates but centres it on the estimate:
+    ``[estimate - (median - q_low), estimate + (q_high - median)]``, floored at 0. It says how much
+    the number moves with the prompts drawn, not where the infinite-sample FID lies.
+
+    Args:
+        groups: one FeatureStats per prompt. estimate: the FID of all groups together.
+        rounds: resamples (> 0). seed: numpy Generator seed.
+    """
+    if rounds < 1 or len(groups) < 2:
+        raise ValueError(
+            f"a FID bootstrap needs rounds >= 1 and >= 2 prompts, got {rounds}, {len(groups)}"
+        )
+    counts = np.array([g.count for g in groups], dtype=np.float64)
+    totals = np.stack([g.total for g in groups])
+    outers = np.stack([g.outer for g in groups]).reshape(len(groups), -1)
+    rng = np.random.default_rng(seed)
+    dim = totals.shape[1]
+    values = []
+    for _ in range(rounds):
+        w = rng.multinomial(len(groups), np.full(len(groups), 1.0 / len(groups))).astype(np.float64)
+        n = float(w @ counts)
+        if n < 2:
+            continue
+        mu = (w @ totals) / n
+        cov = ((w @ outers).reshape(dim, dim) - n * np.outer(mu, mu)) / (n - 1)
+        try:
+            values.append(frechet_distance(mu, (cov + cov.T) / 2, ref_mu, ref_sigma))
+        except ValueError:  # sqrtm with an imaginary component: skip the round
+            continue
+    if not values:
+        raise ValueError("every bootstrap round of the FID interval was degenerate")
+    alpha = (1 - level) / 2
+    low, mid, high = np.quantile(values, [alpha, 0.5, 1 - alpha])
+    return max(0.0, float(estimate - (mid - low))), float(estimate + (high - mid))
+
+
 def kernel_inception_distance(
     features1: np.ndarray,
     features2: np.ndarray,
@@ -147,12 +207,22 @@ def kernel_inception_distance(
 
 
 def small_sample_warning(n: int, dim: int = FID_MIN_IMAGES) -> str | None:
-    """Warning when ``n`` images give a rank-deficient ``dim``-dimensional covariance."""
-    if n < FID_MIN_IMAGES or n <= dim:
+    """Warning when ``n`` images are too few for a stable FID of ``dim``-dimensional features.
+
+    Fewer than FID_MIN_IMAGES images always warn (FID is biased upwards, more so for small ``n``);
+    the message says whether the covariance is also rank-deficient (``n <= dim``: Inception's
+    2,048 dimensions; toy CLIP features have 128).
+    """
+    if n <= dim:
         return (
-            f"FID from {n} images: fewer than {FID_MIN_IMAGES} gives a rank-deficient "
-            f"covariance ({dim} feature dimensions); FID is biased upwards and not comparable "
-            "with FIDs from other sample sizes (use 10k-50k images)"
+            f"FID from {n} images: no more images than the {dim} feature dimensions gives a "
+            "rank-deficient covariance; FID is biased upwards and not comparable with FIDs from "
+            f"other sample sizes (use 10k-50k images, at least {FID_MIN_IMAGES})"
+        )
+    if n < FID_MIN_IMAGES:
+        return (
+            f"FID from {n} images (fewer than {FID_MIN_IMAGES}): FID is biased upwards and not "
+            "comparable with FIDs from other sample sizes (use 10k-50k images)"
         )
     return None
 

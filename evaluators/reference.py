@@ -8,12 +8,17 @@ A reference file holds (``np.load(path)`` keys)::
     sum         [d] float64      sum of features          (sufficient statistics: files merge
     outer       [d, d] float64   sum of outer products     exactly, see FeatureStats)
     features    [n, d] float32   optional, the features themselves (needed for KID)
-    provenance  str (JSON)       extractor, weights_sha256, random_weights, mode, resolution,
-                                 center_crop, image_set_sha256, n_images, source, created, versions
+    provenance  str (JSON)       features, extractor, weights_sha256, random_weights, mode,
+                                 resolution, center_crop, image_set_sha256, n_images, source,
+                                 created, versions
 
-``evaluate`` refuses a reference whose ``extractor``, ``mode`` or ``resolution`` differs from the
-run's (COMPAT_KEYS), naming both values. Cached references live in
-``$DRAWBENCH_CACHE/reference/`` (default ``~/.cache/drawbench``), never in the package.
+``features`` names the feature extractor as ``--fid-features`` does (``inception``, or a toy CLIP
+such as ``toyclip-coordconv``; files without it are Inception ones); ``extractor`` identifies its
+weights (implementation plus sha256, :func:`extractor_id`). ``evaluate`` refuses a reference
+whose ``extractor``, ``mode`` or ``resolution`` differs from the run's (COMPAT_KEYS), naming both
+values (and both feature names): Inception statistics never meet toy CLIP ones, nor one toy
+CLIP's another's. Cached references live in ``$DRAWBENCH_CACHE/reference/`` (default
+``~/.cache/drawbench``), never in the package; their cache key includes the extractor.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ from evaluators.fid_stats import FeatureStats
 COMPAT_KEYS = ("extractor", "mode", "resolution")
 #: resolution value when images of several sizes went into a set.
 MIXED = "mixed"
+#: ``features`` of a reference file that does not record it (written before toy CLIP features).
+DEFAULT_FEATURES = "inception"
 
 
 class ReferenceMismatchError(ValueError):
@@ -108,24 +115,38 @@ def load_reference(path: str | os.PathLike) -> ReferenceStats:
 def check_compatible(
     reference: dict[str, Any], settings: dict[str, Any], where: str = "reference"
 ) -> None:
-    """Raise ReferenceMismatchError when any COMPAT_KEYS value differs (``mixed`` matches anything)."""
+    """Raise ReferenceMismatchError when any COMPAT_KEYS value differs (``mixed`` matches anything).
+
+    The message names both values and, for an extractor mismatch, both feature names
+    (``features``: ``inception``, ``toyclip-vit``, ...) and the option to rebuild with.
+    """
     for key in COMPAT_KEYS:
         ref, run = reference.get(key), settings.get(key)
         if key == "resolution" and MIXED in (ref, run):
             continue
         if ref != run:
-            hint = ""
+            ref_text, run_text, hint = str(ref), str(run), ""
             if key == "resolution":
                 hint = (
                     f"; rebuild the reference at the run's size with 'drawbench reference build "
                     f"--resolution {str(run).split('x')[0]} ...'"
                 )
             elif key in ("extractor", "mode"):
+                ref_features = reference.get("features", DEFAULT_FEATURES)
+                run_features = settings.get("features", DEFAULT_FEATURES)
+                ref_text += f" (features: {ref_features})"
+                run_text += f" (features: {run_features})"
                 hint = (
                     "; rebuild the reference with the same --mode / --inception-weights as the run"
                 )
+                if ref_features != run_features:
+                    hint = (
+                        "; rebuild the reference with the run's features: 'drawbench reference "
+                        f"build --features {run_features} ...'"
+                    )
             raise ReferenceMismatchError(
-                f"{where} was made with a different {key}:\n  reference: {ref}\n  this run:  {run}{hint}"
+                f"{where} was made with a different {key}:\n  reference: {ref_text}\n"
+                f"  this run:  {run_text}{hint}"
             )
 
 
@@ -139,7 +160,11 @@ def resolution_of(sizes: Sequence[tuple[int, int]]) -> str:
 
 
 def extractor_id(provenance: dict[str, Any]) -> str:
-    """A feature extractor's identity: implementation plus weights sha256 (or random seed)."""
+    """A feature extractor's identity: implementation plus weights sha256 (or random seed).
+
+    E.g. ``cleanfid.inception_torchscript.InceptionV3W sha256=...`` or ``drawbench toy CLIP,
+    coordconv image tower (evaluators.toyclip) sha256=...``.
+    """
     if provenance.get("random_weights"):
         return f"{provenance.get('implementation')} random-weights seed={provenance.get('seed')}"
     return f"{provenance.get('implementation')} sha256={provenance.get('weights_sha256')}"

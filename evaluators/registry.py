@@ -61,7 +61,9 @@ def check_evaluator_names(names: list[str]) -> list[str]:
 
 
 def create_evaluator(name: str, **options: Any) -> Evaluator:
-    """Build the evaluator registered as ``name`` (``clip``: create_clip_score options; ``fid`` /
-    ``kid``: ``features=InceptionFeatures, reference=ReferenceStats``)."""
+    """Build the evaluator registered as ``name`` (``clip``: create_clip_score options, whose
+    ``model_name`` may be a toy CLIP name; ``fid`` / ``kid``: ``features=FeatureSet``, i.e.
+    InceptionFeatures or ToyClipFeatures (see evaluators.fid.create_fid_features),
+    ``reference=ReferenceStats``)."""
     check_evaluator_names([name])
     return _REGISTRY[name](**options)

@@ -21,13 +21,22 @@ features. Images go through :class:`ToyClipTransform` (PIL RGB -> ``[3, 64, 64]`
 
 On disk a model is a folder: ``model.safetensors`` (float32 state dict) and ``config.json``
 (``{"config": ToyClipConfig fields, "provenance": {...}}``). Nothing here reads or writes files
-except :func:`save_toyclip` and :func:`load_toyclip`.
+except :func:`save_toyclip`, :func:`load_toyclip` and the name resolution below (which reads
+config.json and hashes the weights).
+
+As metric models (``drawbench evaluate --clip-model`` / ``--fid-features``) toy CLIPs are named:
+``toyclip`` (alias of DEFAULT_TOYCLIP, ``toyclip-vit``, the world's CLIP-score model),
+``toyclip-<model>`` (shipped in ``evaluators/toyclip_weights/<name>/``, SHIPPED_TOYCLIPS; the
+CoordConv model is the sharper judge) or ``toyclip:/path/to/folder`` (any folder written by
+:func:`save_toyclip`). :func:`is_toyclip_name` recognises them, :func:`resolve_toyclip` finds the
+folder (offline), :func:`toyclip_provenance` says what went into a number.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,16 +51,27 @@ from drawbench.strict import build_strict
 from drawbench.toyworld_text import CONTEXT_LENGTH, VOCAB
 
 __all__ = [
+    "DEFAULT_TOYCLIP",
     "IMAGE_TOWERS",
+    "SHIPPED_TOYCLIPS",
+    "TOYCLIP_ALIAS",
     "CoordConvImageTower",
     "ToyCNNCLIP",
     "ToyClipConfig",
     "ToyClipTransform",
+    "available_toyclips",
+    "check_toy_prompts",
     "count_parameters",
     "create_toyclip",
+    "is_toyclip_name",
+    "load_named_toyclip",
     "load_toyclip",
     "read_toyclip_config",
+    "resolve_toyclip",
     "save_toyclip",
+    "shipped_toyclip_dir",
+    "toyclip_label",
+    "toyclip_provenance",
 ]
 
 IMAGE_TOWERS: tuple[str, ...] = ("vit", "coordconv")
@@ -303,3 +323,156 @@ def shipped_toyclip_dir(name: str) -> Path:
             f"unknown shipped toy CLIP {name!r}; available: {', '.join(SHIPPED_TOYCLIPS)}"
         )
     return Path(str(resources.files("evaluators").joinpath("toyclip_weights", name)))
+
+
+# --------------------------------------------------------------------------- names as metric models
+
+#: The toy world's default CLIP-score model, and the alias that names it (``--clip-model toyclip``).
+DEFAULT_TOYCLIP = "toyclip-vit"
+TOYCLIP_ALIAS = "toyclip"
+#: Prefix of a toy CLIP given by folder: ``toyclip:/path/to/folder`` (written by save_toyclip).
+TOYCLIP_PATH_PREFIX = "toyclip:"
+#: What trains the toy CLIPs (recorded in metric provenance).
+TOYCLIP_TRAINER = "benchmarks/train_toyclip.py"
+
+
+def is_toyclip_name(name: str | None) -> bool:
+    """True for the names that mean a toy CLIP: ``toyclip``, ``toyclip-<model>``, ``toyclip:<dir>``.
+
+    Such names are resolved by :func:`resolve_toyclip` (never by open_clip); an unknown
+    ``toyclip-<model>`` is still a toy name, so it fails there listing the available ones.
+    """
+    return isinstance(name, str) and (
+        name == TOYCLIP_ALIAS or name.startswith(("toyclip-", TOYCLIP_PATH_PREFIX))
+    )
+
+
+def toyclip_label(name: str) -> str:
+    """Canonical name recorded in settings: the alias becomes ``DEFAULT_TOYCLIP``, a folder
+    ``toyclip:<absolute path>``, a shipped name stays as it is."""
+    _check_toy_name(name)
+    if name == TOYCLIP_ALIAS:
+        return DEFAULT_TOYCLIP
+    if name.startswith(TOYCLIP_PATH_PREFIX):
+        return TOYCLIP_PATH_PREFIX + str(_folder_of(name).resolve())
+    return name
+
+
+def available_toyclips() -> list[str]:
+    """Names :func:`resolve_toyclip` accepts now (the alias only once its target is shipped)."""
+    alias = [TOYCLIP_ALIAS] if DEFAULT_TOYCLIP in SHIPPED_TOYCLIPS else []
+    return [*alias, *SHIPPED_TOYCLIPS, f"{TOYCLIP_PATH_PREFIX}/path/to/folder"]
+
+
+def resolve_toyclip(name: str) -> Path:
+    """Folder of the toy CLIP ``name`` (``load_toyclip`` reads it); checked to hold both files.
+
+    ``toyclip`` is an alias of ``DEFAULT_TOYCLIP`` (``toyclip-vit``); ``toyclip-<model>`` is a
+    shipped model (SHIPPED_TOYCLIPS); ``toyclip:<folder>`` any folder written by
+    :func:`save_toyclip`. Nothing is downloaded.
+
+    Raises:
+        ValueError: not a toy name, or a model that is not shipped (lists the available names).
+        FileNotFoundError: the folder lacks ``config.json`` or ``model.safetensors``.
+    """
+    _check_toy_name(name)
+    if name.startswith(TOYCLIP_PATH_PREFIX):
+        folder = _folder_of(name)
+    else:
+        model = DEFAULT_TOYCLIP if name == TOYCLIP_ALIAS else name
+        if model not in SHIPPED_TOYCLIPS:
+            what = f"{name!r} (alias of {model!r})" if model != name else repr(name)
+            status = "is not shipped yet" if model == DEFAULT_TOYCLIP else "is unknown"
+            raise ValueError(
+                f"toy CLIP {what} {status}; available: {', '.join(available_toyclips())} "
+                "(a folder written by evaluators.toyclip.save_toyclip)"
+            )
+        folder = shipped_toyclip_dir(model)
+    for filename in (CONFIG_FILE, WEIGHTS_FILE):
+        if not (folder / filename).is_file():
+            raise FileNotFoundError(
+                f"toy CLIP {name!r}: no {filename} in {folder}; a toy CLIP folder holds "
+                f"{CONFIG_FILE} and {WEIGHTS_FILE} (save_toyclip, {TOYCLIP_TRAINER})"
+            )
+    return folder
+
+
+def _check_toy_name(name: str) -> None:
+    if not is_toyclip_name(name):
+        raise ValueError(
+            f"{name!r} is not a toy CLIP name; use one of {', '.join(available_toyclips())}"
+        )
+
+
+def _folder_of(name: str) -> Path:
+    path = name[len(TOYCLIP_PATH_PREFIX) :]
+    if not path:
+        raise ValueError(f"{name!r}: give the folder after the colon, e.g. toyclip:/path/to/folder")
+    return Path(path).expanduser()
+
+
+def toyclip_provenance(name: str) -> dict[str, Any]:
+    """Provenance of the toy CLIP ``name`` for metrics.json, without building it.
+
+    Names the model (canonical label), its architecture, the weights file and its sha256, and
+    that it is a toy-world model trained by the project (``random_weights`` is False: a trained
+    toy CLIP is not an untrained stand-in). ``training`` holds the folder's recorded provenance
+    (command, settings, held-out figures) without the bulky per-kind figures.
+    """
+    from drawbench.images import sha256_file
+
+    folder = resolve_toyclip(name)
+    config, recorded = read_toyclip_config(folder)
+    training = {k: v for k, v in recorded.items() if k != "figures"}
+    trained_by = f"the drawbench project ({TOYCLIP_TRAINER}), on the toy world only"
+    if name.startswith(TOYCLIP_PATH_PREFIX):
+        trained_by = (
+            f"a toy CLIP folder ({folder}, written by evaluators.toyclip.save_toyclip; the "
+            f"project trains them with {TOYCLIP_TRAINER}), toy world only; see 'training'"
+        )
+    return {
+        "implementation": f"drawbench toy CLIP, {config.image_tower} image tower (evaluators.toyclip)",
+        "model": toyclip_label(name),
+        "image_tower": config.image_tower,
+        "weights": WEIGHTS_FILE,
+        "weights_sha256": sha256_file(folder / WEIGHTS_FILE),
+        "random_weights": False,
+        "toy_world": True,
+        "trained_by": trained_by,
+        "training": training,
+    }
+
+
+def load_named_toyclip(name: str) -> tuple[nn.Module, ToyClipConfig, dict[str, Any]]:
+    """``(model in eval mode on the CPU, config, provenance)`` of the toy CLIP ``name``."""
+    model, config = load_toyclip(resolve_toyclip(name))
+    return model, config, toyclip_provenance(name)
+
+
+def check_toy_prompts(
+    prompts: Iterable[tuple[str, str]], name: str, context_length: int = CONTEXT_LENGTH
+) -> None:
+    """Fail before any work when a prompt is not a toy-world caption the tokenizer can read.
+
+    Args:
+        prompts: ``(prompt_id, text)`` pairs (each distinct text is checked once).
+        name: the toy CLIP's name, for the message.
+
+    Raises:
+        ValueError: names the prompt id and the word (ToyTokenizer's message) and says the toy
+            CLIP only reads toy-world captions.
+    """
+    from drawbench.toyworld_text import ToyTokenizer
+
+    tokenizer, seen = ToyTokenizer(context_length), set()
+    for prompt_id, text in prompts:
+        if text in seen:
+            continue
+        seen.add(text)
+        try:
+            tokenizer.encode(text)
+        except ValueError as err:
+            raise ValueError(
+                f"toy CLIP {name!r} only reads toy-world captions (the caption grammar of "
+                f"drawbench.toyworld, e.g. the 'toyworld' prompt set); prompt {prompt_id}: {err}"
+            ) from None

@@ -12,7 +12,11 @@ EXAMPLES = """
   drawbench evaluate runs/sd15 --metrics clip,fid,kid --reference ~/.cache/drawbench/coco30k.npz
   drawbench evaluate runs/sd15 --metrics fid --reference real_images/ --fid-mode legacy_tensorflow
   drawbench evaluate runs/demo --offline --allow-random-weights   # pipeline check, numbers meaningless
+  drawbench evaluate runs/toy --metrics clip --clip-model toyclip-coordconv   # toy world, offline
+  drawbench evaluate runs/toy --metrics fid,kid --fid-features toyclip-coordconv --reference toy_real/
 """
+
+TOY_NAMES = "toyclip (= toyclip-vit), toyclip-vit, toyclip-coordconv, toyclip:/path/to/folder"
 
 
 def register(subparsers, summary: str) -> None:
@@ -22,7 +26,9 @@ def register(subparsers, summary: str) -> None:
         summary,
         "Decode every image of a run once, feed FID / KID / CLIP score, and merge the results "
         "into RUN/metrics.json. Every model file and the reference are resolved before any "
-        "image is decoded.",
+        "image is decoded. Toy-world runs can be judged by the project's toy CLIPs (trained by "
+        "benchmarks/train_toyclip.py, shipped with the package, offline): --clip-model and "
+        f"--fid-features take {TOY_NAMES}.",
         EXAMPLES,
     )
     p.add_argument("run", help="run directory (runs/NAME)")
@@ -49,14 +55,45 @@ def register(subparsers, summary: str) -> None:
         help="Inception file: inception-2015-12-05.pt (modes clean, legacy_tensorflow) or "
         "pt_inception-2015-12-05-6726825d.pth (legacy_pytorch)",
     )
-    p.add_argument("--clip-model", help="open_clip model name (default ViT-L-14)")
-    p.add_argument("--clip-pretrained", help="open_clip pretrained tag (default openai)")
-    p.add_argument("--clip-weights", metavar="PATH", help="CLIP weights file for --clip-model")
+    p.add_argument(
+        "--clip-model",
+        help="open_clip model name (default ViT-L-14), or a toy CLIP for toy-world prompts: "
+        f"{TOY_NAMES} (a folder written by evaluators.toyclip.save_toyclip); toy CLIPs read "
+        "only toy-world captions (another word fails before any image is read)",
+    )
+    p.add_argument(
+        "--clip-pretrained",
+        help="open_clip pretrained tag (default openai); ignored for toy CLIPs",
+    )
+    p.add_argument(
+        "--clip-weights",
+        metavar="PATH",
+        help="CLIP weights file for --clip-model; refused for toy CLIPs (their weights come "
+        "with the name; use --clip-model toyclip:/path/to/folder)",
+    )
+    p.add_argument(
+        "--fid-features",
+        default="inception",
+        metavar="NAME",
+        help="features for FID/KID: inception (default, clean-fid's Inception-v3 pool3) or a "
+        f"toy CLIP's image embeddings ({TOY_NAMES}; images go through ToyClipTransform at "
+        "64 px; --fid-mode and --inception-weights do not apply). A --reference must be built "
+        "with the same features",
+    )
     p.add_argument(
         "--fid-mode",
         default="clean",
         choices=("clean", "legacy_tensorflow", "legacy_pytorch"),
-        help="clean-fid resize mode (default clean)",
+        help="clean-fid resize mode (default clean); Inception features only",
+    )
+    p.add_argument(
+        "--fid-bootstrap",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="add a 95%% FID interval by resampling prompts ROUNDS times, reference held fixed "
+        "(default 0: none; keeps d x d statistics per prompt, cheap for 128-d toy features, "
+        "32 MiB per prompt for Inception)",
     )
     p.add_argument(
         "--prompts",
@@ -99,10 +136,12 @@ def options_from_args(args: argparse.Namespace):
         clip_pretrained=args.clip_pretrained,
         clip_weights=args.clip_weights,
         fid_mode=args.fid_mode,
+        fid_features=args.fid_features,
         offline=args.offline,
         allow_random_weights=args.allow_random_weights,
         allow_tf32=args.allow_tf32,
         prompts=args.prompts,
+        fid_bootstrap=args.fid_bootstrap,
     )
 
 
@@ -114,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.batch_size is not None and args.batch_size < 1:
         raise CommandError("--batch-size must be at least 1")
+    if args.fid_bootstrap < 0:
+        raise CommandError("--fid-bootstrap must be >= 0 (0 turns the interval off)")
     try:
         plan = plan_evaluation(args.run, options_from_args(args))
     except (EvaluationError, WeightsNotFoundError, RunDirectoryError) as err:

@@ -11,6 +11,7 @@ from drawbench.commands import add_verb
 EXAMPLES = """
   drawbench reference build --images ~/coco/val2014 --list coco30k --center-crop --resolution 256 --out coco30k-256.npz
   drawbench reference build --images real/ --mode legacy_tensorflow --inception-weights inception-2015-12-05.pt
+  drawbench reference build --images toy_real/ --features toyclip-coordconv --out toy-coordconv.npz
 """
 
 
@@ -22,7 +23,10 @@ def register(subparsers, summary: str) -> None:
         "Reference statistics (mean, covariance, sufficient statistics, features for KID, and "
         "provenance) for FID/KID. Each image: decode -> optional central square crop "
         "(--center-crop) -> optional bicubic resize to RxR (--resolution) -> the mode's clean-fid "
-        "resize -> Inception. A copy is cached in $DRAWBENCH_CACHE/reference/.",
+        "resize -> Inception (or, with --features NAME, ToyClipTransform -> a toy CLIP's image "
+        "embedding). The provenance names the feature extractor, and 'drawbench evaluate' "
+        "refuses statistics made with other features than its own. A copy is cached in "
+        "$DRAWBENCH_CACHE/reference/.",
         EXAMPLES,
     )
     sub = p.add_subparsers(dest="action", metavar="ACTION")
@@ -35,7 +39,18 @@ def register(subparsers, summary: str) -> None:
     )
     b.add_argument("--out", metavar="STATS.npz", help="output file (default: only the cache)")
     b.add_argument(
-        "--mode", default="clean", choices=("clean", "legacy_tensorflow", "legacy_pytorch")
+        "--features",
+        default="inception",
+        metavar="NAME",
+        help="feature extractor: inception (default) or a toy CLIP (toyclip (= toyclip-vit), "
+        "toyclip-vit, toyclip-coordconv, toyclip:/path/to/folder), as 'drawbench evaluate "
+        "--fid-features' takes; --mode and --inception-weights apply to inception only",
+    )
+    b.add_argument(
+        "--mode",
+        default="clean",
+        choices=("clean", "legacy_tensorflow", "legacy_pytorch"),
+        help="clean-fid resize mode (default clean; inception features only)",
     )
     b.add_argument(
         "--inception-weights", metavar="PATH", help="Inception weights file for the mode"
@@ -61,13 +76,7 @@ def register(subparsers, summary: str) -> None:
 
 def build(args: argparse.Namespace) -> int:
     from drawbench.commands import CommandError
-    from drawbench.commands.evaluate import print_random_notice
-    from drawbench.pipeline.evaluate import (
-        RANDOM_WEIGHTS_SEED,
-        NoTf32,
-        select_device,
-    )
-    from drawbench.weights import WeightsNotFoundError
+    from drawbench.pipeline.evaluate import NoTf32, select_device
     from evaluators.reference import (
         cached_reference_path,
         extractor_id,
@@ -79,35 +88,17 @@ def build(args: argparse.Namespace) -> int:
     try:
         names = _list_names(args.list) if args.list else None
         files = list_images(root, names)
-        from evaluators.inception import (
-            create_inception,
-            inception_provenance,
-            resolve_inception_weights,
-        )
-
-        try:
-            weights = resolve_inception_weights(args.mode, args.inception_weights, args.offline)
-        except WeightsNotFoundError:
-            if not args.allow_random_weights or args.inception_weights:
-                raise
-            weights = None
-            print_random_notice(["inception"])
         device = select_device(args.device)
+        features = _create_features(args, device)
     except (OSError, ValueError) as err:
         raise CommandError(str(err)) from None
-    prov = inception_provenance(args.mode, weights, RANDOM_WEIGHTS_SEED)
     digest = image_set_sha256(files, root)
-    from evaluators.fid import InceptionFeatures
-
-    features = InceptionFeatures(
-        create_inception(args.mode, device, weights, RANDOM_WEIGHTS_SEED), args.mode
-    )
     with NoTf32(device, allow=False):
         ref = _compute(args, files, root, features, digest)
     key = {
         "image_set_sha256": digest,
-        "extractor": extractor_id(prov),
-        "mode": args.mode,
+        "extractor": extractor_id(features.provenance),
+        "mode": features.mode,
         "center_crop": args.center_crop,
         "resolution": args.resolution,
     }
@@ -115,12 +106,34 @@ def build(args: argparse.Namespace) -> int:
     if args.out:
         ref.save(args.out)
     print(
-        f"reference statistics of {ref.stats.count} images ({args.mode}, resolution "
-        f"{ref.provenance['resolution']}): {args.out or cached}\n  cached: {cached}",
+        f"reference statistics of {ref.stats.count} images ({features.name}, {features.mode}, "
+        f"resolution {ref.provenance['resolution']}): {args.out or cached}\n  cached: {cached}",
         file=sys.stderr,
     )
     print(args.out or cached)
     return 0
+
+
+def _create_features(args: argparse.Namespace, device: str):
+    """The FeatureSet of ``--features``: Inception for ``--mode`` (weights resolved; random only
+    with --allow-random-weights, announced) or a toy CLIP (its own weights, never random)."""
+    from drawbench.commands.evaluate import print_random_notice
+    from drawbench.pipeline.evaluate import RANDOM_WEIGHTS_SEED
+    from drawbench.weights import WeightsNotFoundError
+    from evaluators.fid import INCEPTION_FEATURES, create_fid_features, resolve_fid_features_weights
+
+    try:
+        weights = resolve_fid_features_weights(
+            args.features, args.mode, args.inception_weights, args.offline
+        )
+    except WeightsNotFoundError:
+        if not args.allow_random_weights or args.inception_weights:
+            raise
+        weights = None
+        print_random_notice(["inception"])
+    if args.features != INCEPTION_FEATURES:
+        weights = None  # a toy CLIP is loaded by name
+    return create_fid_features(args.features, device, args.mode, weights, RANDOM_WEIGHTS_SEED)
 
 
 def _list_names(name: str) -> list[str]:

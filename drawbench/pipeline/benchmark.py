@@ -66,7 +66,7 @@ def check_metric_models(options) -> list[str]:
 
     Returns the names of models that will use random weights (allowed by the options).
     """
-    from drawbench.pipeline.evaluate import resolve_clip_file, resolve_inception_file
+    from drawbench.pipeline.evaluate import resolve_clip_file, resolve_fid_features_file
     from evaluators.registry import check_evaluator_names
 
     names = list(options.metrics or ("clip",))
@@ -77,7 +77,7 @@ def check_metric_models(options) -> list[str]:
             raise ConfigError(
                 "FID/KID need [metrics] reference (a STATS.npz or a folder of real images)"
             )
-        if resolve_inception_file(options) is None:
+        if resolve_fid_features_file(options) is None:
             random.append("inception")
     if "clip" in names and resolve_clip_file(options) is None:
         random.append("clip")

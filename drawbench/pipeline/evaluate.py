@@ -50,15 +50,17 @@ class EvaluateOptions:
     workers: int | None = None  # None: default_workers(device)
     device: str | None = None  # None: cuda if available, else cpu
     inception_weights: str | None = None
-    clip_model: str | None = None
-    clip_pretrained: str | None = None
-    clip_weights: str | None = None
-    fid_mode: str = "clean"
+    clip_model: str | None = None  # open_clip name, or a toy CLIP (toyclip, toyclip:/path, ...)
+    clip_pretrained: str | None = None  # ignored for toy CLIPs
+    clip_weights: str | None = None  # refused for toy CLIPs unless it is their own file
+    fid_mode: str = "clean"  # clean-fid resize mode (Inception features only)
+    fid_features: str = "inception"  # or a toy CLIP name: FID/KID on its image embeddings
     offline: bool = False
     allow_random_weights: bool = False
     allow_tf32: bool = False
     prompts: str | None = None  # prompt file when run.json's set cannot be re-loaded by name
     seed: int = 0  # bootstrap and KID subsets
+    fid_bootstrap: int = 0  # rounds of the FID interval over prompts (0: no interval)
 
 
 @dataclass(frozen=True)
@@ -196,32 +198,41 @@ def _input_guard_rails(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> No
         )
 
 
-def resolve_inception_file(options: EvaluateOptions) -> Path | None:
-    """The Inception file for ``options`` (None: random weights, only if allowed and no explicit file).
+def resolve_fid_features_file(options: EvaluateOptions) -> Path | None:
+    """The weights of the FID/KID features of ``options``: Inception's for ``fid_mode``, or the toy
+    CLIP's when ``fid_features`` names one (None: random Inception weights, only if allowed and no
+    explicit file).
 
     Raises:
-        EvaluationError: unknown FID mode. WeightsNotFoundError: missing file (names the flag).
+        EvaluationError: unknown features or FID mode, an Inception-only option with toy
+            features, a toy CLIP that is not shipped. WeightsNotFoundError: missing Inception
+            file (names the flag).
     """
     from drawbench.weights import WeightsNotFoundError
-    from evaluators.inception import check_mode, resolve_inception_weights
+    from evaluators.fid import INCEPTION_FEATURES, resolve_fid_features_weights
 
     try:
-        mode = check_mode(options.fid_mode)
-    except ValueError as err:
-        raise EvaluationError(str(err)) from None
-    try:
-        return resolve_inception_weights(mode, options.inception_weights, options.offline)
+        return resolve_fid_features_weights(
+            options.fid_features, options.fid_mode, options.inception_weights, options.offline
+        )
     except WeightsNotFoundError:
         if not options.allow_random_weights or options.inception_weights:
             raise
         return None
+    except (ValueError, FileNotFoundError) as err:  # FileNotFoundError: a toy CLIP folder
+        toy = options.fid_features != INCEPTION_FEATURES
+        raise EvaluationError(
+            f"--fid-features {options.fid_features}: {err}" if toy else str(err)
+        ) from None
 
 
 def resolve_clip_file(options: EvaluateOptions) -> Path | None:
-    """The CLIP weights for ``options`` (None: random weights, only if allowed and no explicit file).
+    """The CLIP weights for ``options`` (None: random weights, only if allowed and no explicit file);
+    a toy CLIP's own ``model.safetensors`` for a toy name (never random).
 
     Raises:
-        EvaluationError: unknown model or tag. WeightsNotFoundError: missing file (names the flag).
+        EvaluationError: unknown model or tag, a toy CLIP that is not shipped, or --clip-weights
+            conflicting with a toy CLIP name. WeightsNotFoundError: missing file (names the flag).
     """
     from drawbench.weights import WeightsNotFoundError
     from evaluators.clip_score import (
@@ -238,12 +249,11 @@ def resolve_clip_file(options: EvaluateOptions) -> Path | None:
         if not options.allow_random_weights or options.clip_weights:
             raise
         return None
-    except ValueError as err:
+    except (ValueError, FileNotFoundError) as err:  # FileNotFoundError: a toy CLIP folder
         raise EvaluationError(str(err)) from None
 
 
 def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
-    from evaluators.inception import check_mode, inception_provenance
     from evaluators.reference import (
         check_compatible,
         extractor_id,
@@ -253,12 +263,9 @@ def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
     )
 
     opts = plan.options
-    plan.inception_weights = resolve_inception_file(opts)
-    if plan.inception_weights is None:
-        plan.random_weights.append("inception")
-    mode = check_mode(opts.fid_mode)
-    prov = inception_provenance(mode, plan.inception_weights, RANDOM_WEIGHTS_SEED)
+    features, prov, mode = _plan_fid_features(plan)
     plan.fid_settings = {
+        "features": features,
         "extractor": extractor_id(prov),
         "mode": mode,
         "resolution": resolution_of(sizes),
@@ -282,17 +289,51 @@ def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
         )
 
 
+def _plan_fid_features(plan: EvaluationPlan) -> tuple[str, dict[str, Any], str]:
+    """Resolve the FID/KID features: ``(features label, extractor provenance, mode)``; Inception's
+    file (or random weights, noted in ``plan.random_weights``) or a toy CLIP (never random)."""
+    from evaluators.fid import INCEPTION_FEATURES, describe_toyclip_features
+    from evaluators.inception import inception_provenance
+
+    opts = plan.options
+    weights = resolve_fid_features_file(opts)  # checks the features name and options
+    if opts.fid_features != INCEPTION_FEATURES:
+        return describe_toyclip_features(opts.fid_features)
+    plan.inception_weights = weights
+    if weights is None:
+        plan.random_weights.append("inception")
+    prov = inception_provenance(opts.fid_mode, weights, RANDOM_WEIGHTS_SEED)
+    return INCEPTION_FEATURES, prov, opts.fid_mode
+
+
 def _plan_clip(plan: EvaluationPlan) -> None:
-    from evaluators.clip_score import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED
+    from evaluators.clip_score import (
+        DEFAULT_CLIP_MODEL,
+        DEFAULT_CLIP_PRETRAINED,
+        check_clip_prompts,
+    )
+    from evaluators.toyclip import is_toyclip_name
 
     opts = plan.options
     plan.clip_weights = resolve_clip_file(opts)
     if plan.clip_weights is None:
         plan.random_weights.append("clip")
+    model = opts.clip_model or DEFAULT_CLIP_MODEL
+    try:
+        check_clip_prompts(model, ((it.prompt_id, it.prompt) for it in plan.items))
+    except ValueError as err:
+        raise EvaluationError(f"--clip-model {model}: {err}") from None
+    toy = is_toyclip_name(model)
+    if toy and opts.clip_pretrained:
+        log.warning(
+            "--clip-pretrained %s is ignored: toy CLIP %s has one set of weights",
+            opts.clip_pretrained,
+            model,
+        )
     plan.options = replace(
         opts,
-        clip_model=opts.clip_model or DEFAULT_CLIP_MODEL,
-        clip_pretrained=opts.clip_pretrained or DEFAULT_CLIP_PRETRAINED,
+        clip_model=model,
+        clip_pretrained=None if toy else opts.clip_pretrained or DEFAULT_CLIP_PRETRAINED,
     )
 
 
@@ -443,10 +484,12 @@ def compute_reference(
     extra: dict[str, Any] | None = None,
     image_set_sha256: str | None = None,
 ):
-    """Reference statistics of image ``files`` (under ``root``) with ``features`` (InceptionFeatures).
+    """Reference statistics of image ``files`` (under ``root``) with ``features`` (a FeatureSet:
+    InceptionFeatures or ToyClipFeatures).
 
     Each image: decode -> optional central square crop -> optional bicubic resize to
-    ``resolution``² -> the mode's clean-fid resize -> Inception. Provenance records all of it.
+    ``resolution``² -> the features' preprocessing (the mode's clean-fid resize, or
+    ToyClipTransform) -> the extractor. Provenance records all of it, the features' name too.
     """
     from evaluators.fid import ReferenceCollector
     from evaluators.reference import extractor_id, resolution_of
@@ -469,6 +512,7 @@ def compute_reference(
         sizes = {(min(s), min(s)) for s in report.sizes}
     prov = {
         **features.provenance,
+        "features": features.name,
         "extractor": extractor_id(features.provenance),
         "mode": features.mode,
         "resolution": resolution_of(sorted(sizes)),
@@ -525,19 +569,23 @@ def build_evaluators(plan: EvaluationPlan, progress: bool = True) -> dict[str, A
 
     opts, out = plan.options, {}
     if {"fid", "kid"} & set(plan.metrics):
-        from evaluators.fid import InceptionFeatures
-        from evaluators.inception import create_inception
+        from evaluators.fid import create_fid_features
 
-        extractor = create_inception(
-            opts.fid_mode, plan.device, plan.inception_weights, RANDOM_WEIGHTS_SEED
+        features = create_fid_features(
+            opts.fid_features,
+            plan.device,
+            opts.fid_mode,
+            plan.inception_weights,
+            RANDOM_WEIGHTS_SEED,
         )
-        features = InceptionFeatures(extractor, opts.fid_mode)
         if plan.reference is None:
             plan.reference = _reference_from_dir(plan, features, progress)
         settings = {"resolution": plan.fid_settings["resolution"]}
         for name in ("fid", "kid"):
             if name in plan.metrics:
-                kw = {"seed": opts.seed} if name == "kid" else {}
+                kw: dict[str, Any] = {"seed": opts.seed}
+                if name == "fid":
+                    kw["bootstrap_rounds"] = opts.fid_bootstrap
                 out[name] = create_evaluator(
                     name, features=features, reference=plan.reference, settings=settings, **kw
                 )
@@ -642,24 +690,27 @@ def write_results(run: RunDirectory, results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _save_run_stats(plan: EvaluationPlan, evaluators: dict[str, Any]) -> None:
-    """Keep the run's own FID statistics (``fid_stats_<mode>.npz``): usable as another run's reference."""
+    """Keep the run's own FID statistics (``fid_stats_<mode>.npz`` for Inception features,
+    ``fid_stats_<toy CLIP name>.npz`` for toy ones): usable as another run's reference."""
     from evaluators.reference import ReferenceStats, extractor_id
 
     fid = evaluators["fid"]
+    features = fid.feature_set
     feats = None
     if "kid" in evaluators and evaluators["kid"].feats:
         import numpy as np
 
         feats = np.concatenate(evaluators["kid"].feats)
     prov = {
-        **fid.inception.provenance,
-        "extractor": extractor_id(fid.inception.provenance),
-        "mode": fid.inception.mode,
+        **features.provenance,
+        "features": features.name,
+        "extractor": extractor_id(features.provenance),
+        "mode": features.mode,
         "resolution": plan.fid_settings["resolution"],
         "center_crop": False,
         "n_images": fid.stats.count,
         "source": f"run {plan.run.name}",
     }
     ReferenceStats(fid.stats, prov, feats).save(
-        plan.run.path / f"fid_stats_{fid.inception.mode}.npz"
+        plan.run.path / f"fid_stats_{features.file_tag}.npz"
     )

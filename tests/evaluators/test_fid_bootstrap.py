@@ -1,0 +1,49 @@
+"""The FID interval over prompts (bootstrap_frechet and FidEvaluator(bootstrap_rounds=...))."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from evaluators.fid_stats import FeatureStats, bootstrap_frechet, frechet_distance
+
+
+def _groups(rng, n_prompts, per_prompt, dim, shift=0.0):
+    return [
+        FeatureStats.from_features(rng.normal(shift, 1.0, size=(per_prompt, dim)))
+        for _ in range(n_prompts)
+    ]
+
+
+def _fid(groups, ref):
+    merged = groups[0]
+    for g in groups[1:]:
+        merged = merged.merge(g)
+    return frechet_distance(merged.mean(), merged.covariance(), ref.mean(), ref.covariance())
+
+
+def test_interval_brackets_the_estimate_is_seeded_and_shrinks_with_more_prompts():
+    rng = np.random.default_rng(0)
+    ref = FeatureStats.from_features(rng.normal(0.0, 1.0, size=(4000, 4)))
+    few, many = _groups(rng, 10, 4, 4, 0.5), _groups(rng, 160, 4, 4, 0.5)
+    est = _fid(few, ref)
+    low, high = bootstrap_frechet(few, ref.mean(), ref.covariance(), est, 200, seed=1)
+    assert low <= est <= high and high - low > 0
+    assert (low, high) == bootstrap_frechet(few, ref.mean(), ref.covariance(), est, 200, seed=1)
+    est_many = _fid(many, ref)
+    lo2, hi2 = bootstrap_frechet(many, ref.mean(), ref.covariance(), est_many, 200, seed=1)
+    assert hi2 - lo2 < (high - low) / 2
+    # a shifted model's interval lies clear of a matching model's
+    same = _groups(rng, 160, 4, 4, 0.0)
+    _, hi3 = bootstrap_frechet(same, ref.mean(), ref.covariance(), _fid(same, ref), 200, seed=1)
+    assert hi3 < lo2
+
+
+def test_bad_arguments_are_refused():
+    rng = np.random.default_rng(0)
+    g = _groups(rng, 3, 4, 2)
+    ref = FeatureStats.from_features(rng.normal(size=(50, 2)))
+    with pytest.raises(ValueError, match="rounds >= 1"):
+        bootstrap_frechet(g, ref.mean(), ref.covariance(), 0.1, 0)
+    with pytest.raises(ValueError, match="2 prompts"):
+        bootstrap_frechet(g[:1], ref.mean(), ref.covariance(), 0.1, 10)
