@@ -188,3 +188,77 @@ def votes_are_simulated(votes) -> bool:
     ):
         return True
     return "study" in votes.columns and votes["study"].astype(str).str.startswith("simulated").any()
+
+
+#: Column naming the automatic judge that cast each vote ("automatic judge: <model>"), as written
+#: by ``evaluators.toyclip_judge.judge_votes``; empty or absent for human and simulated votes.
+JUDGE_COLUMN = "judge"
+
+
+def votes_judge(votes) -> str | None:
+    """The automatic judge that cast ``votes`` (the distinct ``judge`` values joined by "; "), or
+    None when the votes carry no judge (human or simulated votes).
+
+    Raises:
+        ReportError: some rows name a judge and others do not (report them separately).
+    """
+    if votes is None or len(votes) == 0 or JUDGE_COLUMN not in votes.columns:
+        return None
+    labels = votes[JUDGE_COLUMN].fillna("").astype(str).str.strip()
+    named = labels != ""
+    if not named.any():
+        return None
+    if not named.all():
+        raise ReportError(
+            f"{int(named.sum())} vote(s) come from an automatic judge and {int((~named).sum())} "
+            "do not; a preference must not pool them: report the two sets separately"
+        )
+    return "; ".join(dict.fromkeys(labels))
+
+
+#: Metrics computed on a feature extractor (settings["features"]); Inception is the default, any
+#: other extractor is named wherever the metric is shown.
+FEATURE_METRICS = ("fid", "kid")
+DEFAULT_FEATURES = "inception"
+
+
+def metric_features(runs: Sequence[RunSummary], metric: str) -> list[str]:
+    """Distinct feature extractors behind ``metric`` across ``runs`` (``settings["features"]``;
+    absent means Inception), in run order."""
+    found = []
+    for run in runs:
+        if metric in run.metrics:
+            features = (run.metrics[metric].get("settings") or {}).get("features")
+            found.append(str(features) if features else DEFAULT_FEATURES)
+    return list(dict.fromkeys(found))
+
+
+def metric_label(runs: Sequence[RunSummary], metric: str, display: str | None = None) -> str:
+    """How ``metric`` is named in tables and plots: ``display`` (default the metric name), plus
+    "(<extractor> features)" when a feature metric (FID, KID) did not use Inception features."""
+    name = display or metric
+    if metric not in FEATURE_METRICS:
+        return name
+    features = metric_features(runs, metric)
+    if (
+        not features
+        or features == [DEFAULT_FEATURES]
+        or all(DEFAULT_FEATURES in f.lower() for f in features)
+    ):
+        return name
+    if len(features) == 1:
+        return f"{name} ({features[0]} features)"
+    return f"{name} (features differ: {', '.join(features)})"
+
+
+def metric_model(entry: dict[str, Any] | None) -> str | None:
+    """The model a metric entry of metrics.json names (``settings["model"]``, else
+    ``provenance["model"]``), with its pretrained tag when given: "ViT-B-32 (openai)"."""
+    if not entry:
+        return None
+    settings, prov = entry.get("settings") or {}, entry.get("provenance") or {}
+    model = settings.get("model") or prov.get("model")
+    if not model:
+        return None
+    tag = settings.get("pretrained") or prov.get("pretrained")
+    return f"{model} ({tag})" if tag else str(model)

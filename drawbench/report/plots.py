@@ -12,6 +12,16 @@ from drawbench.report.data import RunSummary
 DPI = 110
 RANDOM_LABEL = "RANDOM WEIGHTS: numbers are meaningless"
 SIMULATED_LABEL = "SIMULATED VOTES: not human ratings"
+JUDGE_TAG = "AUTOMATIC JUDGE VOTES"
+JUDGE_LABEL = f"{JUDGE_TAG}: not human ratings"
+
+
+def vote_labels(simulated: bool = False, judge: str | None = None) -> list[str]:
+    """Warning labels for plots of votes: simulated, or cast by the automatic ``judge``."""
+    labels = [SIMULATED_LABEL] if simulated else []
+    if judge:
+        labels.append(f"{JUDGE_LABEL}\nvotes by {judge}")
+    return labels
 
 
 def _figure(width: float, height: float):
@@ -24,9 +34,10 @@ def _figure(width: float, height: float):
 
 
 def _stamp(fig, labels: Sequence[str]) -> None:
-    """Write warning labels in bold red as the figure's super-title (constrained layout places it)."""
+    """Write warning labels in bold red as the figure's super-title (constrained layout places it);
+    one line per label."""
     if labels:
-        fig.suptitle(" | ".join(labels), color="#b00020", fontsize=9, fontweight="bold")
+        fig.suptitle("\n".join(labels), color="#b00020", fontsize=9, fontweight="bold")
 
 
 def _save(fig, path: Path) -> Path:
@@ -34,9 +45,12 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def plot_preference_by_category(table, path: Path, *, title: str, simulated: bool = False) -> Path:
+def plot_preference_by_category(
+    table, path: Path, *, title: str, simulated: bool = False, judge: str | None = None
+) -> Path:
     """Imagen Figure 3 view: preference of A over B per category with intervals, one panel per
-    question. ``table``: rows of ``drawbench.stats.preference_table`` for one (A, B) pair."""
+    question. ``table``: rows of ``drawbench.stats.preference_table`` for one (A, B) pair;
+    ``judge``: the automatic judge that cast the votes (stamped on the figure), if any."""
     questions = list(dict.fromkeys(table["question"]))
     cats = list(dict.fromkeys(table["category"]))
     fig = _figure(4.2 * len(questions) + 1.5, 0.34 * len(cats) + 1.6)
@@ -56,12 +70,20 @@ def plot_preference_by_category(table, path: Path, *, title: str, simulated: boo
         ax.set_xlabel(f"preference for {table['model_a'].iloc[0]} (95% interval)")
         ax.set_yticks(list(y), cats)
         ax.invert_yaxis()
-    _stamp(fig, [SIMULATED_LABEL] if simulated else [])
+    _stamp(fig, vote_labels(simulated, judge))
     return _save(fig, path)
 
 
-def plot_fid_vs_clip(runs: Sequence[RunSummary], path: Path) -> Path | None:
-    """Imagen Figure 4 view: FID against CLIP score, one point per run, joined in guidance order."""
+def plot_fid_vs_clip(
+    runs: Sequence[RunSummary],
+    path: Path,
+    *,
+    fid_label: str = "FID",
+    clip_label: str = "CLIP score",
+) -> Path | None:
+    """Imagen Figure 4 view: FID against CLIP score, one point per run, joined in guidance order.
+
+    ``fid_label`` / ``clip_label`` name the axes (e.g. "FID (toyclip-vit features)")."""
     pts = [(r, r.metrics["clip_score"]["value"], r.metrics["fid"]["value"]) for r in runs
            if "clip_score" in r.metrics and "fid" in r.metrics]  # fmt: skip
     if not pts:
@@ -74,9 +96,9 @@ def plot_fid_vs_clip(runs: Sequence[RunSummary], path: Path) -> Path | None:
     for run, clip, fid in pts:
         ax.plot(clip, fid, "o", color="#b00020" if run.random_weights else "#1f4e79")
         ax.annotate(run.label, (clip, fid), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    ax.set_xlabel("CLIP score (higher is better)")
-    ax.set_ylabel("FID (lower is better)")
-    ax.set_title("FID vs CLIP score across runs")
+    ax.set_xlabel(f"{clip_label} (higher is better)")
+    ax.set_ylabel(f"{fid_label} (lower is better)")
+    ax.set_title(f"{fid_label} vs {clip_label} across runs", fontsize=10)
     _stamp(fig, [RANDOM_LABEL] if any(p[0].random_weights for p in pts) else [])
     return _save(fig, path)
 
@@ -107,7 +129,12 @@ def plot_metric_by_category(runs: Sequence[RunSummary], metric: str, path: Path)
 
 
 def plot_leaderboard(
-    rows: Sequence[Any], path: Path, *, title: str, simulated: bool = False
+    rows: Sequence[Any],
+    path: Path,
+    *,
+    title: str,
+    simulated: bool = False,
+    judge: str | None = None,
 ) -> Path:
     """Bradley-Terry ratings with their intervals (rows: drawbench.stats.LeaderboardRow)."""
     fig = _figure(5.5, 0.4 * len(rows) + 1.4)
@@ -120,7 +147,7 @@ def plot_leaderboard(
     ax.axvline(1000, color="grey", lw=0.8, ls="--")
     ax.set_xlabel("Bradley-Terry rating (Elo scale, 95% interval)")
     ax.set_title(title, fontsize=10)
-    _stamp(fig, [SIMULATED_LABEL] if simulated else [])
+    _stamp(fig, vote_labels(simulated, judge))
     return _save(fig, path)
 
 
@@ -166,3 +193,51 @@ def sample_grid(runs: Sequence[RunSummary], category: str, path: Path, *, per_ru
                 grid.paste(im.convert("RGB").resize((thumb, thumb)), (x, y))
     grid.save(path, format="PNG")
     return path
+
+
+def _interval_errors(values, lows, highs) -> list[list[float]]:
+    """matplotlib ``xerr`` from values and interval ends (0 where an end is missing)."""
+    return [[v - lo if lo is not None else 0.0 for v, lo in zip(values, lows, strict=True)],
+            [hi - v if hi is not None else 0.0 for v, hi in zip(values, highs, strict=True)]]  # fmt: skip
+
+
+def plot_paired_view(
+    rows: Sequence[Any],
+    path: Path,
+    *,
+    run_a: str,
+    run_b: str,
+    metric_title: str,
+    preference_title: str,
+    labels: Sequence[str] = (),
+) -> Path:
+    """Two panels per category: the metric of ``run_a`` and ``run_b`` (points with their
+    intervals, on a zoomed axis so small differences show), and the preference for ``run_a`` over
+    ``run_b`` with its interval (rows: ``drawbench.report.paired.PairedRow``)."""
+    nan = float("nan")
+    cats = [r.category for r in rows]
+    fig = _figure(10.0, 0.45 * len(cats) + 1.9)
+    left, right = fig.subplots(1, 2, sharey=True)
+    y = list(range(len(cats)))
+    for off, run, key, style in ((-0.15, run_a, "a", "o"), (0.15, run_b, "b", "s")):
+        vals = [
+            nan if getattr(r, f"value_{key}") is None else getattr(r, f"value_{key}") for r in rows
+        ]
+        err = _interval_errors(vals, [getattr(r, f"low_{key}") for r in rows],
+                               [getattr(r, f"high_{key}") for r in rows])  # fmt: skip
+        left.errorbar(vals, [v + off for v in y], xerr=err, fmt=style, capsize=2, label=run)
+    left.set_yticks(y, cats)
+    left.invert_yaxis()
+    left.set_xlabel(metric_title)
+    left.set_title(f"{metric_title} per category (95% interval)", fontsize=10)
+    left.legend(fontsize=8)
+    pref = [nan if r.preference is None else r.preference for r in rows]
+    err = _interval_errors(pref, [r.pref_low for r in rows], [r.pref_high for r in rows])
+    right.barh(y, [p - 0.5 for p in pref], left=0.5, color="#4a90c2", alpha=0.8)
+    right.errorbar(pref, y, xerr=err, fmt="none", ecolor="black", capsize=2, lw=1)
+    right.axvline(0.5, color="grey", lw=0.8, ls="--")
+    right.set_xlim(0, 1)
+    right.set_xlabel(f"preference for {run_a} over {run_b} (95% interval)")
+    right.set_title(preference_title, fontsize=10)
+    _stamp(fig, labels)
+    return _save(fig, path)
