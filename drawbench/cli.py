@@ -29,6 +29,7 @@ VERBS: dict[str, str] = {
     "run": "the whole benchmark from one TOML config",
     "demo": "the main job on built-in defaults, offline, in a few minutes",
     "imagen": "train the reference Imagen cascade",
+    "toyworld": "the synthetic toy world: training folders, held-out captions",
 }
 
 

@@ -23,6 +23,8 @@ BUILTIN_GENERATORS: dict[str, str] = {
     "solid": "generators.trivial:SolidColorGenerator",
     "noise": "generators.trivial:NoiseGenerator",
     "imagen": "generators.imagen.generator:ImagenGenerator",
+    "imagen-toy": "generators.imagen.toy_generator:ToyImagenGenerator",
+    "toyworld": "generators.toyworld_truth:ToyWorldGenerator",
 }
 
 

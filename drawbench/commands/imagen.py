@@ -46,7 +46,9 @@ def register(subparsers, summary: str) -> None:
     t.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     t.add_argument("--device", default="cpu", help="cpu or cuda[:N] (bf16 autocast on cuda)")
     t.add_argument(
-        "--text-encoder", default=None, help="T5 name or local folder (default: the config's)"
+        "--text-encoder",
+        default=None,
+        help="T5 name or local folder, or toyclip:NAME|FOLDER (default: the config's)",
     )
     t.set_defaults(func=_train)
     c = sub.add_parser("params", help="print parameter counts of a config (no weights allocated)")
@@ -84,7 +86,7 @@ def _train(args: argparse.Namespace) -> int:
         raise CommandError(
             f"--stage must lie in [0, {len(config.stages) - 1}] for config {args.config}"
         )
-    from generators.imagen.text_encoder import T5TextEncoder
+    from generators.imagen.text_encoder import load_text_encoder
     from generators.imagen.train import (
         DEFAULT_EMA_DECAY,
         DEFAULT_LEARNING_RATE,
@@ -106,7 +108,7 @@ def _train(args: argparse.Namespace) -> int:
         from generators.imagen.dataset import list_image_captions
 
         list_image_captions(args.data)
-        encoder = T5TextEncoder.from_pretrained(
+        encoder = load_text_encoder(
             args.text_encoder or config.text_encoder,
             max_length=config.max_text_length,
             device=args.device,

@@ -11,7 +11,7 @@ from torch import nn
 from generators.imagen import checkpoint
 from generators.imagen.config import CascadeConfig
 from generators.imagen.stage import ImagenStage, SamplingOptions
-from generators.imagen.text_encoder import T5TextEncoder, TextEncoder
+from generators.imagen.text_encoder import TextEncoder, load_text_encoder
 
 
 class ImagenCascade(nn.Module):
@@ -68,7 +68,7 @@ class ImagenCascade(nn.Module):
                     f"{checkpoint.stage_weights_path(path, i)} is missing: train stage {i} or ask for fewer stages"
                 )
         if text_encoder is None or isinstance(text_encoder, str | Path):
-            text_encoder = T5TextEncoder.from_pretrained(
+            text_encoder = load_text_encoder(
                 str(text_encoder or config.text_encoder),
                 max_length=config.max_text_length,
                 device=device,

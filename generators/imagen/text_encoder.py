@@ -148,3 +148,65 @@ def load_t5_encoder(
         ) from None
     logger.info("loaded T5 encoder %s (d_model=%d)", name_or_path, model.config.d_model)
     return tokenizer, model
+
+
+#: Prefix of text-encoder names served by a toy-world CLIP's text tower instead of T5
+#: (``"toyclip:toyclip-coordconv"`` = the shipped CoordConv toy CLIP; ``"toyclip:/path"`` = a folder).
+TOYCLIP_PREFIX = "toyclip:"
+
+
+class ToyClipTextEncoder:
+    """The text tower of a trained toy-world CLIP (:mod:`evaluators.toyclip`) as a frozen encoder.
+
+    ``encode`` returns open_clip's per-token text features after the final layer norm
+    (``[B, context_length, text_width]``; the transformer is causal, so the end token has seen the
+    whole caption) and the mask of real tokens (start, words, end). Prompts must use the toy
+    world's 27-word vocabulary (ValueError naming the word otherwise). This is how the toy Imagen
+    cascade stands in for Imagen's frozen T5: a small pretrained text encoder, trained by the
+    project (contrastively, not as a language model).
+    """
+
+    def __init__(self, model: torch.nn.Module, context_length: int, name: str) -> None:
+        from drawbench.toyworld_text import ToyTokenizer
+
+        self.model = model.eval().requires_grad_(False)
+        self.text = model.text
+        self.text.output_tokens = True  # open_clip then returns (pooled, per-token features)
+        self.tokenizer = ToyTokenizer(context_length)
+        self.max_length = context_length
+        self.embed_dim = int(self.text.width)
+        self.name = name
+
+    @classmethod
+    def from_name(cls, name: str, device: str | torch.device = "cpu") -> ToyClipTextEncoder:
+        """``name`` is ``toyclip:<shipped name>`` or ``toyclip:<folder>``."""
+        from evaluators.toyclip import SHIPPED_TOYCLIPS, load_toyclip, shipped_toyclip_dir
+
+        ref = name[len(TOYCLIP_PREFIX) :] if name.startswith(TOYCLIP_PREFIX) else name
+        folder = shipped_toyclip_dir(ref) if ref in SHIPPED_TOYCLIPS else Path(ref)
+        if not folder.is_dir():
+            raise FileNotFoundError(
+                f"toy CLIP text encoder {name!r}: no folder {folder}; use one of "
+                f"{', '.join(TOYCLIP_PREFIX + s for s in SHIPPED_TOYCLIPS)} or toyclip:/path/to/folder"
+            )
+        model, config = load_toyclip(folder)
+        return cls(model.to(device), config.context_length, name)
+
+    @torch.no_grad()
+    def encode(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        device = next(self.model.parameters()).device
+        ids = self.tokenizer(prompts).to(device)
+        _, x = self.text(ids)
+        x = x.float()
+        mask = ids != self.tokenizer.pad_id
+        return x.masked_fill(~mask[..., None], 0.0), mask
+
+
+def load_text_encoder(
+    name_or_path: str, max_length: int = DEFAULT_MAX_TEXT_LENGTH, device: str | torch.device = "cpu"
+) -> TextEncoder:
+    """The frozen text encoder a config names: ``toyclip:...`` (:class:`ToyClipTextEncoder`) or a
+    T5 hub name / local folder (:class:`T5TextEncoder`)."""
+    if str(name_or_path).startswith(TOYCLIP_PREFIX):
+        return ToyClipTextEncoder.from_name(str(name_or_path), device=device)
+    return T5TextEncoder.from_pretrained(str(name_or_path), max_length=max_length, device=device)

@@ -1,0 +1,196 @@
+"""``--generator imagen-toy``: the reference cascade trained on the toy world, shipped with the
+package (issue 8).
+
+The cascade is ``generators/imagen/configs/imagen-toy.json``: a 32x32 base U-Net and a 32->64
+Efficient U-Net, conditioned on the frozen text tower of the shipped CoordConv toy CLIP
+(``toyclip:toyclip-coordconv``, :class:`~generators.imagen.text_encoder.ToyClipTextEncoder`)
+standing in for Imagen's frozen T5. It was trained by ``drawbench imagen train`` on toy-world
+renders of the training split (the commands and seeds are in ``TOY_CHECKPOINTS`` and
+benchmarks/RESULTS.md). Only toy-world captions can be sampled (27-word vocabulary).
+
+``checkpoint`` picks the weights: ``trained`` (the shipped EMA weights), ``untrained`` (the
+same cascade with seeded random initial weights: the lower bound in the demo's comparison), or a
+folder written by ``drawbench imagen train``.
+``swap_relations=True`` samples every relation caption with its relation mirrored (left of <->
+right of, above <-> below) while the run still records the original prompt: a model variant that
+gets positions wrong on purpose, which relation-blind metrics cannot see.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+__all__ = ["TOY_CHECKPOINTS", "ToyImagenGenerator", "swap_relation_caption", "toy_checkpoint_dir"]
+
+#: Shipped checkpoints: name -> folder under generators/imagen/toy_weights/.
+TOY_CHECKPOINTS = {"trained": "imagen-toy"}
+CHOICES = (*TOY_CHECKPOINTS, "untrained")
+#: Sampling defaults for the toy cascade (per stage: base 32 px, SR 64 px). DDIM keeps the demo to
+#: minutes on two CPU cores; guidance 3 is inside the range the Imagen paper sweeps.
+TOY_STEPS = (24, 12)
+TOY_SAMPLER = "ddim"
+TOY_GUIDANCE = 3.0
+TOY_BATCH_SIZE = 33
+#: Seed of the random initial weights of ``checkpoint="untrained"``.
+UNTRAINED_SEED = 0
+
+
+def toy_checkpoint_dir(name: str) -> Path:
+    """Folder of a shipped toy cascade checkpoint (``trained``)."""
+    from importlib import resources
+
+    if name not in TOY_CHECKPOINTS:
+        raise ValueError(
+            f"unknown toy Imagen checkpoint {name!r}; use one of {', '.join(CHOICES)} or a folder"
+        )
+    return Path(
+        str(resources.files("generators.imagen").joinpath("toy_weights", TOY_CHECKPOINTS[name]))
+    )
+
+
+def swap_relation_caption(text: str) -> str:
+    """The caption with its relation mirrored; captions without a relation come back unchanged."""
+    from drawbench.toyworld import caption_of, parse_caption
+    from drawbench.toyworld_corrupt import flip_relation
+
+    scene = parse_caption(text)
+    return text if scene.relation is None else caption_of(flip_relation(scene))
+
+
+class ToyImagenGenerator:
+    """The toy-world Imagen cascade behind the Generator protocol.
+
+    Options: ``checkpoint`` (trained | untrained | FOLDER), ``swap_relations``, and the
+    sampling options of :class:`~generators.imagen.generator.ImagenGenerator` (``steps``,
+    ``sampler``, ``guidance_weight``, ``threshold``, ``percentile``, ``aug_level``, ``stages``,
+    ``batch_size``, ``device``) with toy defaults.
+    """
+
+    OWN_OPTIONS = ("checkpoint", "swap_relations")
+
+    def __init__(
+        self,
+        checkpoint: str = "trained",
+        swap_relations: bool = False,
+        steps: Any = TOY_STEPS,
+        sampler: Any = TOY_SAMPLER,
+        guidance_weight: Any = TOY_GUIDANCE,
+        batch_size: int = TOY_BATCH_SIZE,
+        **sampling: Any,
+    ) -> None:
+        from generators.imagen.generator import ImagenGenerator
+
+        sampling = dict(steps=steps, sampler=sampler, guidance_weight=guidance_weight,
+                        batch_size=batch_size, **sampling)  # fmt: skip
+        self.check_options(checkpoint=checkpoint, swap_relations=swap_relations, **sampling)
+        self.checkpoint = checkpoint
+        self.swap_relations = bool(swap_relations)
+        if checkpoint == "untrained":
+            self.inner = ImagenGenerator.from_cascade(
+                _untrained_cascade(sampling.get("device", "cpu")),
+                checkpoint="untrained",
+                **sampling,
+            )
+        else:
+            self.inner = ImagenGenerator(checkpoint=str(self._folder(checkpoint)), **sampling)
+
+    @staticmethod
+    def _folder(checkpoint: str) -> Path:
+        return toy_checkpoint_dir(checkpoint) if checkpoint in TOY_CHECKPOINTS else Path(checkpoint)
+
+    @classmethod
+    def check_options(
+        cls, checkpoint: str = "trained", swap_relations: bool = False, **sampling: Any
+    ) -> None:
+        """Validate every option without loading a model (ValueError naming the bad one)."""
+        from generators.imagen.generator import ImagenGenerator
+
+        if not isinstance(swap_relations, bool):
+            raise ValueError(
+                f"imagen-toy: swap_relations must be true or false, got {swap_relations!r}"
+            )
+        if not isinstance(checkpoint, str | Path):
+            raise ValueError(
+                f"imagen-toy: checkpoint must be one of {', '.join(CHOICES)} or a folder"
+            )
+        if "checkpoint" in sampling or "cascade" in sampling or "text_encoder" in sampling:
+            raise ValueError(
+                "imagen-toy: give the weights with checkpoint=trained|untrained|FOLDER"
+            )
+        defaults = dict(steps=TOY_STEPS, sampler=TOY_SAMPLER, guidance_weight=TOY_GUIDANCE,
+                        batch_size=TOY_BATCH_SIZE)  # fmt: skip
+        sampling = {**defaults, **sampling}
+        unknown = set(sampling) - set(_SAMPLING_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"imagen-toy: unknown option(s) {', '.join(sorted(unknown))}; accepted: "
+                f"{', '.join((*cls.OWN_OPTIONS, *_SAMPLING_OPTIONS))}"
+            )
+        if checkpoint == "untrained":
+            ImagenGenerator.check_options(**sampling, _need_checkpoint=False)
+            return
+        folder = cls._folder(str(checkpoint))
+        if not folder.is_dir():
+            raise ValueError(
+                f"imagen-toy: checkpoint {str(checkpoint)!r} is neither one of "
+                f"{', '.join(CHOICES)} nor a folder"
+            )
+        ImagenGenerator.check_options(checkpoint=str(folder), **sampling)
+
+    def bind_run(self, prompts: list, images_per_prompt: int, run_seed: int) -> None:
+        """Refuse, before any image, prompts the toy cascade cannot read (naming the prompt)."""
+        from drawbench.toyworld import parse_caption
+
+        for p in prompts:
+            try:
+                parse_caption(p.text)
+            except ValueError as err:
+                raise ValueError(
+                    f"imagen-toy reads toy-world captions only; prompt {p.id}: {err}"
+                ) from None
+
+    def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:
+        """One 64x64 RGB image per (prompt, seed); relation captions mirrored if swap_relations."""
+        if self.swap_relations:
+            prompts = [swap_relation_caption(p) for p in prompts]
+        return self.inner.generate(prompts, seeds)
+
+    def describe(self) -> dict[str, Any]:
+        from drawbench.images import sha256_file
+
+        out = self.inner.describe()
+        out["generator"] = "imagen-toy"
+        out["checkpoint"] = str(self.checkpoint)
+        out["swap_relations"] = self.swap_relations
+        if self.checkpoint == "untrained":
+            out["weights"] = f"untrained: random initial weights (torch seed {UNTRAINED_SEED})"
+        else:
+            folder = self._folder(str(self.checkpoint))
+            out["weights_sha256"] = {
+                p.name: sha256_file(p) for p in sorted(folder.glob("stage_*.safetensors"))
+                if ".train." not in p.name
+            }  # fmt: skip
+        return out
+
+
+_SAMPLING_OPTIONS = ("stages", "steps", "sampler", "guidance_weight", "threshold", "percentile",
+                     "aug_level", "device", "batch_size")  # fmt: skip
+
+
+def _untrained_cascade(device: str):
+    """The toy cascade with seeded random initial weights (same config and text encoder)."""
+    import torch
+
+    from generators.imagen.cascade import ImagenCascade
+    from generators.imagen.config import load_config
+    from generators.imagen.text_encoder import load_text_encoder
+
+    config = load_config("imagen-toy")
+    encoder = load_text_encoder(config.text_encoder, config.max_text_length, device)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(UNTRAINED_SEED)
+        cascade = ImagenCascade.create(config, encoder)
+    return cascade.to(device).eval()

@@ -1,0 +1,70 @@
+"""``--generator toyworld``: the toy world's ground truth as a "model" (issue 8).
+
+Each prompt is parsed with the world's grammar (:func:`drawbench.toyworld.parse_caption`) and
+rendered by the world's deterministic renderer with the image's seed, so an image is a pure function
+of (prompt, seed, size). It is the upper bound every metric should rank first on toy prompts.
+Prompts outside the grammar fail with the grammar's error naming the problem.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PIL import Image
+
+from generators.trivial import _check_unknown, check_image_size
+
+__all__ = ["ToyWorldGenerator"]
+
+#: Render seeds are taken modulo 2**63 (drawbench seeds already are below it).
+_SEED_MOD = 2**63
+
+
+class ToyWorldGenerator:
+    """Ground-truth renders of toy-world captions.
+
+    Args:
+        size: side of the square images (the world's native size is 64).
+    """
+
+    OPTIONS = ("size",)
+
+    def __init__(self, size: int = 64) -> None:
+        self.check_options(size=size)
+        self.size = size
+
+    @classmethod
+    def check_options(cls, **options: Any) -> None:
+        """Validate options without rendering anything (ValueError on a bad one)."""
+        _check_unknown("toyworld", options, cls.OPTIONS)
+        size = options.get("size", 64)
+        check_image_size("toyworld", size, size)
+
+    def bind_run(self, prompts: list, images_per_prompt: int, run_seed: int) -> None:
+        """Check every prompt parses before any image is made (a grammar error names the prompt)."""
+        from drawbench.toyworld import parse_caption
+
+        for p in prompts:
+            try:
+                parse_caption(p.text)
+            except ValueError as err:
+                raise ValueError(f"toyworld generator: prompt {p.id}: {err}") from None
+
+    def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:
+        """One ``size x size`` render per (prompt, seed), in order."""
+        from drawbench.toyworld import parse_caption
+        from drawbench.toyworld_render import render_scene
+
+        if len(prompts) != len(seeds):
+            raise ValueError(f"toyworld: {len(prompts)} prompts but {len(seeds)} seeds")
+        return [
+            render_scene(parse_caption(p), int(s) % _SEED_MOD, self.size)
+            for p, s in zip(prompts, seeds, strict=True)
+        ]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": "toyworld",
+            "size": self.size,
+            "what": "ground-truth renders of the toy world (drawbench.toyworld_render)",
+        }
