@@ -86,6 +86,10 @@ class StageConfig:
     ``cond_drop_prob``: share of training captions dropped for classifier-free guidance (paper:
     10%). ``train_aug_level_max``: noise-conditioning augmentation levels are drawn uniformly in
     ``[0, train_aug_level_max]`` during training (super-resolution stages only).
+    ``offset_noise``: standard deviation of a per-image, per-channel constant added to the
+    training noise ("offset noise", Guttenberg 2023; 0 = off, the paper's setting). At low
+    resolution the mean of pure noise looks like signal to an undertrained model, which then
+    paints it as a colour cast; offset noise teaches the model not to trust it.
     """
 
     image_size: int
@@ -94,6 +98,7 @@ class StageConfig:
     prediction: str = "eps"
     cond_drop_prob: float = 0.1
     train_aug_level_max: float = 1.0
+    offset_noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.prediction not in PREDICTIONS:
@@ -105,6 +110,8 @@ class StageConfig:
             raise ValueError(
                 f"image_size {self.image_size} is not divisible by 2**(levels-1) = {factor}"
             )
+        if not 0.0 <= self.offset_noise <= 1.0:
+            raise ValueError(f"offset_noise must lie in [0, 1], got {self.offset_noise}")
         if self.low_res_size is not None and not 0 < self.low_res_size < self.image_size:
             raise ValueError(f"low_res_size must lie in (0, image_size), got {self.low_res_size}")
 

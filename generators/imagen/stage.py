@@ -94,7 +94,8 @@ class ImagenStage(nn.Module):
         the text encoder. Per sample: ``t ~ U(0, 1)``; caption dropped (mask all False) with
         probability ``cond_drop_prob``; for super-resolution, the conditioning image is the batch
         downsampled to ``low_res_size``, upsampled back and noise-augmented at ``a ~ U(0, a_max)``.
-        Returns the scalar MSE between the network output and its eps/v target.
+        With ``offset_noise`` > 0 the noise gets a per-image, per-channel constant of that
+        standard deviation. Returns the scalar MSE between the network output and its eps/v target.
         """
         cfg, b, dev = self.config, images.shape[0], images.device
 
@@ -115,6 +116,8 @@ class ImagenStage(nn.Module):
             levels = sample_train_aug_levels(b, cfg.train_aug_level_max, generator, dev)
             low_res, aug_log_snr = noise_augment(low, levels, randn_like(low))
         noise = randn_like(images)
+        if cfg.offset_noise:
+            noise = noise + cfg.offset_noise * randn_like(images[:, :, :1, :1])
         x_t = q_sample(images, noise, log_snr)
         out = self.unet(x_t, log_snr, text, mask, low_res, aug_log_snr)
         return diffusion_loss(out, prediction_target(images, noise, log_snr, cfg.prediction))

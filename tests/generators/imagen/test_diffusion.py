@@ -85,3 +85,33 @@ def test_resize_images_range_and_shape():
     down = resize_images(x, 8)
     assert down.shape == (2, 3, 8, 8) and resize_images(down, 32).shape == (2, 3, 32, 32)
     assert resize_images(x, 32) is x
+
+
+def test_offset_noise_adds_a_per_channel_constant_to_the_training_noise():
+    import dataclasses
+
+    from generators.imagen.config import load_config
+    from generators.imagen.stage import ImagenStage
+
+    base = load_config("imagen-tiny").stages[0]
+    with pytest.raises(ValueError, match="offset_noise"):
+        dataclasses.replace(base, offset_noise=1.5)
+    seen = {}
+
+    class Spy(torch.nn.Module):
+        def forward(self, x_t, log_snr, *rest):
+            seen["x_t"], seen["log_snr"] = x_t, log_snr
+            return torch.zeros_like(x_t)
+
+    images = torch.zeros(64, 3, 16, 16)
+    text, mask = torch.zeros(64, 4, 8), torch.ones(64, 4, dtype=torch.bool)
+    for offset in (0.0, 0.5):
+        stage = ImagenStage(dataclasses.replace(base, offset_noise=offset), 8, unet=Spy())
+        loss = stage.training_loss(images, text, mask, torch.Generator().manual_seed(0))
+        sigma = torch.sigmoid(-seen["log_snr"]).sqrt()
+        noise = seen["x_t"] / sigma[:, None, None, None]  # x0 = 0, so x_t = sigma * noise
+        channel_means = noise.mean(dim=(2, 3))  # per image and channel: N(0, 1/256 + offset^2)
+        assert abs(float(channel_means.std()) - math.sqrt(1 / 256 + offset**2)) < 0.15 * (
+            math.sqrt(1 / 256 + offset**2)
+        )
+        assert abs(float(loss) - float((noise**2).mean())) < 1e-5  # eps target = the noise
