@@ -58,6 +58,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--seed", type=int, default=0, help="seeds the initial weights and the training scenes"
     )
+    p.add_argument(
+        "--photometric",
+        action="store_true",
+        help="photometric augmentation (background level/tint, contrast shrink, pixel noise): "
+        "robust to what generated images show and renders never do",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--eval-scenes", type=int, default=2048, help="held-out scenes for the figures")
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         else args.hard_negatives,
         mask_duplicates=not args.no_mask_duplicates,
         seed=args.seed,
+        photometric=args.photometric,
     )
 
     def report(record: dict) -> None:

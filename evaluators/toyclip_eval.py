@@ -20,6 +20,7 @@ generator, and reports, with ``score(image, caption) = 100 * cos(E_img, E_txt)``
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -56,11 +57,18 @@ def compute_scores(image_emb: torch.Tensor, text_emb: torch.Tensor) -> torch.Ten
 
 
 @torch.no_grad()
-def _embed_images(model: nn.Module, images: list, batch_size: int, device: str) -> torch.Tensor:
-    out = [
-        model.encode_image(pil_to_tensor(images[i : i + batch_size]).to(device)).float().cpu()
-        for i in range(0, len(images), batch_size)
-    ]
+def _embed_images(
+    model: nn.Module,
+    images: list,
+    batch_size: int,
+    device: str,
+    augment: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = pil_to_tensor(images[i : i + batch_size])
+        x = augment(x) if augment is not None else x
+        out.append(model.encode_image(x.to(device)).float().cpu())
     return torch.cat(out)
 
 
@@ -85,15 +93,34 @@ def evaluate_toyclip(
     batch_size: int = 256,
     device: str = "cpu",
     renders: bool = True,
+    photometric: bool = False,
 ) -> dict[str, Any]:
-    """The figures of the module docstring as a JSON-ready dict (shares in [0, 1])."""
+    """The figures of the module docstring as a JSON-ready dict (shares in [0, 1]).
+
+    ``photometric=True`` measures robustness: every image (true and corrupted renders) first
+    goes through :func:`evaluators.toyclip_train.photometric_augment` (its own seeded stream), the
+    nuisances generated images show and renders never do.
+    """
     rng = np.random.Generator(np.random.PCG64(seed))
+    augment = None
+    if photometric:
+        from evaluators.toyclip_train import photometric_augment
+
+        aug_rng = np.random.Generator(np.random.PCG64(seed + 1))
+
+        def augment(x: torch.Tensor) -> torch.Tensor:
+            return photometric_augment(x, aug_rng)
+
     tokenizer = ToyTokenizer(getattr(model, "context_length", 16))
     model = model.eval()
     scenes = [sample_scene(rng, split) for _ in range(n_scenes)]
     seeds = [int(s) for s in rng.integers(0, 2**63, size=n_scenes)]
     image_emb = _embed_images(
-        model, [render_scene(s, k) for s, k in zip(scenes, seeds, strict=True)], batch_size, device
+        model,
+        [render_scene(s, k) for s, k in zip(scenes, seeds, strict=True)],
+        batch_size,
+        device,
+        augment,
     )
     every_caption = sorted({caption_of(s) for m in all_meanings() for s in (m, converse(m))})
     column = {c: i for i, c in enumerate(every_caption)}
@@ -141,6 +168,7 @@ def evaluate_toyclip(
             [render_scene(bad, seeds[i]) for i, _, bad in corrupted_renders],
             batch_size,
             device,
+            augment,
         )
         true_text = _embed_captions(
             model, [caption_of(scenes[i]) for i, _, _ in corrupted_renders], tokenizer, device

@@ -66,6 +66,7 @@ class TrainSettings:
     mask_duplicates: bool = True
     seed: int = 0
     split: str = "train"
+    photometric: bool = False
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.batch_size < 2:
@@ -129,6 +130,41 @@ def make_training_batch(
         torch.tensor(ids, dtype=torch.long),
         scenes,
     )
+
+
+#: Photometric augmentation (``TrainSettings.photometric``): background level (in [-1, 1] units)
+#: drawn uniformly in this range, per-channel tint of this standard deviation, contrast shrink
+#: towards grey by a factor in [1, 2] for half the images, pixel noise up to this deviation.
+AUG_BACKGROUND_LEVEL = (-0.3, 0.9)
+AUG_TINT_SD = 0.12
+AUG_MAX_SHRINK = 2.0
+AUG_MAX_NOISE_SD = 0.06
+
+
+def photometric_augment(images: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Nuisances a generated image shows and a render never does, drawn from ``rng``.
+
+    The background (pixels within 4/255 of the top-left pixel; the renderer paints it flat) gets
+    a random grey level and tint; half the images have their contrast shrunk towards mid-grey
+    (what dynamic thresholding does to a sample); every image gets Gaussian pixel noise of a
+    random deviation. Object colours, shapes, counts and positions are untouched, so captions
+    stay true: a CLIP trained on these learns to ignore what does not change the meaning.
+    """
+    b = images.shape[0]
+
+    def draw(values: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(values).to(images.dtype).view(b, -1, 1, 1)
+
+    corner = images[:, :, :1, :1]
+    background = (images - corner).abs().amax(dim=1, keepdim=True) < 4 / 127.5
+    level = draw(rng.uniform(*AUG_BACKGROUND_LEVEL, size=b))
+    fill = (level + draw(rng.normal(0.0, AUG_TINT_SD, size=(b, 3)))).clamp(-1, 1)
+    out = torch.where(background, fill.expand_as(images), images)
+    shrink = np.where(rng.random(b) < 0.5, rng.uniform(1.0, AUG_MAX_SHRINK, size=b), 1.0)
+    out = out / draw(shrink)
+    noise = torch.from_numpy(rng.standard_normal(images.shape)).to(images.dtype)
+    out = out + noise * draw(rng.uniform(0.0, AUG_MAX_NOISE_SD, size=b))
+    return out.clamp(-1, 1)
 
 
 def lr_at(step: int, settings: TrainSettings) -> float:
@@ -196,6 +232,8 @@ def train_toyclip(
         batch = make_training_batch(
             rng, settings.batch_size, tokenizer, settings.split, settings.hard_negatives
         )
+        if settings.photometric:
+            batch.images = photometric_augment(batch.images, rng)
         batch.images, batch.tokens = batch.images.to(device), batch.tokens.to(device)
         batch.meaning_ids = batch.meaning_ids.to(device)
         if batch.negatives is not None:

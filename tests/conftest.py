@@ -52,3 +52,40 @@ def _offline_env(monkeypatch, tmp_path_factory):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
     monkeypatch.setenv("DRAWBENCH_CACHE", str(tmp_path_factory.getbasetemp() / "drawbench-cache"))
+
+
+def screenshot_html(html_path, shot, width: int = 1200) -> tuple[int, int]:
+    """Open ``html_path`` in headless Debian Chromium, save a full-page screenshot to ``shot``;
+    returns (images on the page, images that loaded)."""
+    from playwright.sync_api import sync_playwright
+
+    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"]  # fmt: skip
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(html_path.as_uri())
+        n_loaded = page.evaluate(
+            "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+        n_images = page.evaluate("document.images.length")
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    return n_images, n_loaded
+
+
+@pytest.fixture
+def screenshot():
+    """:func:`screenshot_html` as a fixture (test modules cannot import conftest)."""
+    return screenshot_html
+
+
+@pytest.fixture
+def torch_one_thread():
+    """torch on one thread for the test (small models run faster and steadier that way)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

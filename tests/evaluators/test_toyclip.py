@@ -37,12 +37,7 @@ from evaluators.toyclip_train import (  # noqa: E402
 CAPTIONS = ["a red circle", "a green triangle to the left of a yellow circle", "four blue squares"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("torch_one_thread")
 
 
 def _images(n: int) -> torch.Tensor:
@@ -184,3 +179,17 @@ def test_scores_and_evaluation_report():
     assert set(figures["render_wins"]) == set(figures["caption_wins"])
     assert all(0 <= v <= 1 for v in [figures["top1_of_32"], *figures["caption_wins"].values()])
     assert figures == evaluate_toyclip(model, n_scenes=24, seed=1)
+
+
+def test_photometric_augmentation_changes_nuisances_only():
+    from evaluators.toyclip_train import make_training_batch, photometric_augment
+
+    batch = make_training_batch(np.random.default_rng(0), 8, ToyTokenizer())
+    a = photometric_augment(batch.images, np.random.default_rng(1))
+    b = photometric_augment(batch.images, np.random.default_rng(1))
+    assert torch.equal(a, b) and a.shape == batch.images.shape
+    assert float(a.min()) >= -1 and float(a.max()) <= 1
+    corner = batch.images[:, :, 0, 0]
+    assert (a[:, :, 0, 0] - corner).abs().max() > 0.1  # backgrounds repainted
+    settings = TrainSettings(steps=1, batch_size=4, photometric=True)
+    assert TrainSettings.from_dict(settings.to_dict()) == settings
