@@ -10,14 +10,16 @@ def register(subparsers, summary: str) -> None:
         subparsers,
         "demo",
         summary,
-        "Generate images for a few prompts of every DrawBench category with two model variants, "
-        "evaluate CLIP score and FID in one pass, simulate a rating study, and write the report. "
-        "Runs offline on a CPU. Models without real weights on this machine use RANDOM weights, "
-        "and the rating study is SIMULATED: the report labels both, and its numbers describe no "
-        "real model. Reruns resume.",
+        "The whole pipeline on the toy world, offline on a CPU, with numbers that mean something: "
+        "66 held-out toy prompts; four models (ground-truth renders, the shipped toy Imagen "
+        "cascade, the same cascade untrained, and the cascade with relations swapped); CLIP score "
+        "with the shipped toy CLIP and toy FID on its image features against ground-truth renders; "
+        "votes from an automatic judge (the shipped CoordConv toy CLIP, labelled as such); a "
+        "validity check (ground truth > trained > untrained with 95%% intervals apart, written to "
+        "OUT/validity.json); and the report. Reruns resume.",
         """
   drawbench demo
-  drawbench demo --out /tmp/demo --prompts-per-category 1 --images-per-prompt 1
+  drawbench demo --out /tmp/demo --prompts-per-category 4 --images-per-prompt 2
 """,
     )
     p.add_argument(
@@ -26,11 +28,14 @@ def register(subparsers, summary: str) -> None:
     p.add_argument(
         "--prompts-per-category",
         type=int,
-        default=2,
-        help="DrawBench prompts per category (default 2)",
+        default=None,
+        help="toy prompts per category (default: all 66 held-out prompts)",
     )
     p.add_argument(
-        "--images-per-prompt", type=int, default=2, help="images per prompt and variant (default 2)"
+        "--images-per-prompt",
+        type=int,
+        default=None,
+        help="images per prompt and model (default 2)",
     )
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -39,16 +44,17 @@ def register(subparsers, summary: str) -> None:
 
 def _run(args) -> int:
     from drawbench.commands import CommandError
+    from drawbench.pipeline.demo import DEFAULT_IMAGES_PER_PROMPT, run_demo
 
-    if args.prompts_per_category < 1 or args.images_per_prompt < 1:
+    images = DEFAULT_IMAGES_PER_PROMPT if args.images_per_prompt is None else args.images_per_prompt
+    if (args.prompts_per_category is not None and args.prompts_per_category < 1) or images < 1:
         raise CommandError("--prompts-per-category and --images-per-prompt must be >= 1")
-    from drawbench.pipeline.demo import run_demo
 
     try:
         report = run_demo(
             args.out,
             prompts_per_category=args.prompts_per_category,
-            images_per_prompt=args.images_per_prompt,
+            images_per_prompt=images,
             seed=args.seed,
             progress=not args.no_progress,
         )

@@ -251,7 +251,8 @@ def _sample_blocks(runs: Sequence[RunSummary], out: Path, per_run: int) -> list[
 
 def write_report(
     run_dirs: Sequence[str | Path], out_dir: str | Path, *, votes: Any = None, title: str = "drawbench report",
-    notes: Sequence[str] = (), votes_simulated: bool | None = None, n_boot: int = REPORT_BOOTSTRAP_ROUNDS,
+    notes: Sequence[str] = (), extra_blocks: Sequence[Block] = (),
+    votes_simulated: bool | None = None, n_boot: int = REPORT_BOOTSTRAP_ROUNDS,
     seed: int = 0, samples_per_category: int = SAMPLES_PER_CATEGORY, votes_source: str | None = None,
     paired_views: Sequence[PairedView] = (),
 ) -> Path:  # fmt: skip
@@ -261,6 +262,7 @@ def write_report(
         run_dirs: run directories (run.json, manifest, optional metrics.json).
         votes: None, a pandas DataFrame or a CSV path with the study-export columns.
         title: report title; notes: lines shown under it (e.g. "tiny random-weight models").
+        extra_blocks: caller-made blocks (headings, text, tables) placed right after the notes.
         votes_simulated: label the votes as simulated; None detects it (``simulated`` column or a
             study name starting with "simulated").
         votes_source: the automatic judge that cast the votes, e.g. "automatic judge:
@@ -292,6 +294,7 @@ def write_report(
               Block("text", f"{len(runs)} run(s): {', '.join(r.label for r in runs)}. Generated "
                     f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.")]  # fmt: skip
     blocks += [Block("text", n) for n in notes]
+    blocks += list(extra_blocks)
     random_runs = [r.name for r in runs if r.random_weights]
     if random_runs:
         blocks.append(

@@ -202,23 +202,10 @@ def test_cli_report_and_errors(fixture_runs, tmp_path, capsys):
 
 
 @pytest.mark.browser
-def test_report_renders_in_headless_chromium(report, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_report_renders_in_headless_chromium(report, tmp_path, screenshot):
     _, html_path = report
     shot = tmp_path / "report.png"
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"]  # fmt: skip
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=args)
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(html_path.as_uri())
-        n_loaded = page.evaluate(
-            "Array.from(document.images).filter(i => i.complete && i.naturalWidth > 0).length"
-        )
-        n_images = page.evaluate("document.images.length")
-        page.screenshot(path=str(shot), full_page=True)
-        browser.close()
+    n_images, n_loaded = screenshot(html_path, shot)
     assert n_images >= 15 and n_loaded == n_images
     assert shot.stat().st_size > 50_000
     with Image.open(shot) as im:

@@ -1,0 +1,140 @@
+"""Does the suite rank models the way the truth does? The toy world's validity check (issue 8).
+
+On toy prompts the ground truth is known, so a trustworthy metric must order
+``ground truth > trained cascade > untrained cascade``, and should do it with 95% intervals that
+do not overlap. :func:`check_ordering` reads each run's metrics.json results and checks every
+adjacent pair of that order, overall and (where the metric has per-category values) per category.
+Pure dictionary logic: no model, no numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from itertools import pairwise
+from typing import Any
+
+__all__ = ["CHECK_HEADER", "OrderingCheck", "check_ordering", "check_rows"]
+
+
+@dataclass(frozen=True)
+class OrderingCheck:
+    """One comparison: ``better`` must beat ``worse`` on ``metric`` within ``scope``.
+
+    ``holds``: the values are in the right order; ``separated``: and the 95% intervals do not
+    overlap (False when an interval is missing).
+    """
+
+    metric: str
+    scope: str
+    better: str
+    worse: str
+    better_value: float
+    worse_value: float
+    better_ci: tuple[float, float] | None
+    worse_ci: tuple[float, float] | None
+    holds: bool
+    separated: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _ci(low: Any, high: Any) -> tuple[float, float] | None:
+    return None if low is None or high is None else (float(low), float(high))
+
+
+def _compare(
+    metric: str,
+    scope: str,
+    names: tuple[str, str],
+    values: tuple[float, float],
+    cis: tuple[tuple[float, float] | None, tuple[float, float] | None],
+    higher_is_better: bool,
+) -> OrderingCheck:
+    (better, worse), (vb, vw), (cb, cw) = names, values, cis
+    holds = vb > vw if higher_is_better else vb < vw
+    separated = bool(
+        holds
+        and cb is not None
+        and cw is not None
+        and (cb[0] > cw[1] if higher_is_better else cb[1] < cw[0])
+    )
+    return OrderingCheck(metric, scope, better, worse, vb, vw, cb, cw, holds, separated)
+
+
+def check_ordering(
+    results: Mapping[str, Mapping[str, Any]], order: Sequence[str], metric: str
+) -> list[OrderingCheck]:
+    """Checks that ``order[0] > order[1] > ...`` (best first) on ``metric``.
+
+    Args:
+        results: run name -> that run's metrics.json ``results`` mapping (metric -> MetricResult
+            dict with ``value``, ``higher_is_better``, ``ci_low``/``ci_high`` and optionally
+            ``per_category`` / ``per_category_ci``).
+        order: run names, best first.
+        metric: the metric key, e.g. ``"clip_score"`` or ``"fid"``.
+
+    Raises:
+        KeyError naming the run when a run lacks the metric.
+    """
+    rows = []
+    for name in order:
+        if metric not in results.get(name, {}):
+            raise KeyError(f"run {name!r} has no {metric!r} result")
+    for better, worse in pairwise(order):
+        a, b = results[better][metric], results[worse][metric]
+        hib = bool(a.get("higher_is_better", True))
+        rows.append(
+            _compare(
+                metric,
+                "overall",
+                (better, worse),
+                (float(a["value"]), float(b["value"])),
+                (_ci(a.get("ci_low"), a.get("ci_high")), _ci(b.get("ci_low"), b.get("ci_high"))),
+                hib,
+            )
+        )
+        for cat, va in (a.get("per_category") or {}).items():
+            if cat not in (b.get("per_category") or {}):
+                continue
+            ca, cb = (
+                (a.get("per_category_ci") or {}).get(cat),
+                (b.get("per_category_ci") or {}).get(cat),
+            )
+            rows.append(
+                _compare(
+                    metric,
+                    cat,
+                    (better, worse),
+                    (float(va), float(b["per_category"][cat])),
+                    (_ci(*ca) if ca else None, _ci(*cb) if cb else None),
+                    hib,
+                )
+            )
+    return rows
+
+
+CHECK_HEADER = ("metric", "scope", "better", "worse", "better (95% CI)", "worse (95% CI)",
+                "order right", "intervals apart")  # fmt: skip
+
+
+def check_rows(checks: Sequence[OrderingCheck]) -> list[list[str]]:
+    """Table rows of the checks, one per check, matching :data:`CHECK_HEADER`."""
+
+    def show(v: float, ci: tuple[float, float] | None) -> str:
+        return f"{v:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
+
+    return [
+        [
+            c.metric,
+            c.scope,
+            c.better,
+            c.worse,
+            show(c.better_value, c.better_ci),
+            show(c.worse_value, c.worse_ci),
+            "yes" if c.holds else "NO",
+            "yes" if c.separated else "NO",
+        ]
+        for c in checks
+    ]
