@@ -26,11 +26,11 @@ from drawbench.report.data import ReportError, RunSummary, metric_label, metric_
 METRIC_TITLES = {"clip_score": "CLIP score", "fid": "FID", "kid": "KID"}
 
 DEFAULT_NOTE = (
-    "The CLIP-score model ({model}) is relation-blind: it scores an image whose left/right or "
-    "above/below arrangement is mirrored about as high as the correct one. So where {b} differs "
-    "from {a} only in its spatial relations, the Positional CLIP score of {b} does not drop, "
-    "while the votes (by {source}), which see the arrangement, prefer {a} on Positional prompts "
-    "(a preference above 0.5)."
+    "{b} differs from {a} only in its spatial relations. A relation-blind CLIP-score model (as "
+    "real CLIP is on DrawBench's Positional prompts) scores a mirrored arrangement about as high "
+    "as the correct one, so its score of {b} would not drop where the votes (by {source}), which "
+    "see the arrangement, prefer {a} (a preference above 0.5). The table shows what {model} and "
+    "the votes measured; how blind {model} is, is measured separately (benchmarks/RESULTS.md)."
 )
 
 

@@ -25,9 +25,9 @@ def test_higher_is_better_with_categories():
 
 
 def test_lower_is_better_and_missing_intervals():
-    fid = lambda v, lo, hi: {
-        "fid": {"value": v, "higher_is_better": False, "ci_low": lo, "ci_high": hi}
-    }  # noqa: E731
+    def fid(v, lo, hi):
+        return {"fid": {"value": v, "higher_is_better": False, "ci_low": lo, "ci_high": hi}}
+
     results = {"a": fid(1.0, 0.0, 2.0), "b": fid(5.0, 3.0, 7.0), "c": fid(6.0, None, None)}
     ab, bc = check_ordering(results, ["a", "b", "c"], "fid")
     assert ab.holds and ab.separated
