@@ -57,6 +57,7 @@ __all__ = [
     "all_meanings",
     "caption_of",
     "category_of",
+    "check_toy_captions",
     "converse",
     "load_toyworld_prompts",
     "meaning_of",
@@ -85,6 +86,8 @@ RELATION_PHRASES: dict[str, str] = {
 #: Canonical relations of a meaning (their opposites are written by swapping the objects).
 CANONICAL_RELATIONS: tuple[str, ...] = ("left of", "above")
 MAX_COUNT = 4
+#: Render seeds are drawn below this bound (numpy's SeedSequence takes any non-negative int).
+SEED_HIGH = 2**63
 COUNT_WORDS: dict[int, str] = {2: "two", 3: "three", 4: "four"}
 
 CATEGORIES: tuple[str, ...] = ("Colors", "Counting", "Positional", "Composition")
@@ -316,6 +319,16 @@ def load_toyworld_prompts() -> PromptSet:
             )
         )
     return PromptSet(PROMPT_SET_NAME, tuple(prompts))
+
+
+def check_toy_captions(prompts, who: str) -> None:
+    """Raise ValueError naming ``who`` and the prompt id unless every prompt (objects with ``id``
+    and ``text``) parses with the world's grammar; for generators, before any image is made."""
+    for p in prompts:
+        try:
+            parse_caption(p.text)
+        except ValueError as err:
+            raise ValueError(f"{who} reads toy-world captions only; prompt {p.id}: {err}") from None
 
 
 def register_toyworld_prompt_set() -> None:

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from drawbench.toyworld import caption_of, sample_scene
+from drawbench.toyworld import SEED_HIGH, caption_of, sample_scene
 from drawbench.toyworld_render import IMAGE_SIZE, render_scene
 
-#: Render seeds are drawn below this bound (63 bits, as elsewhere in the toy world).
-SEED_HIGH = 2**63
 INFO_FILE = "toyworld.json"
 
 

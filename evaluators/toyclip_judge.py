@@ -40,9 +40,10 @@ from drawbench.toyworld_text import ToyTokenizer
 from evaluators.toyclip import (
     SHIPPED_TOYCLIPS,
     ToyClipTransform,
+    is_toyclip_name,
     load_toyclip,
     read_toyclip_config,
-    shipped_toyclip_dir,
+    resolve_toyclip,
 )
 from evaluators.toyclip_eval import compute_scores
 
@@ -123,10 +124,10 @@ class ToyClipJudge:
         device: str = "cpu",
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> ToyClipJudge:
-        """Load a shipped toy CLIP by name (``SHIPPED_TOYCLIPS``) or a folder saved by
-        ``save_toyclip`` (config.json + model.safetensors)."""
-        if str(judge) in SHIPPED_TOYCLIPS:
-            folder, name = shipped_toyclip_dir(str(judge)), str(judge)
+        """Load a toy CLIP named as everywhere else (``toyclip-<model>``, ``toyclip:<folder>``;
+        :func:`evaluators.toyclip.resolve_toyclip`) or a folder saved by ``save_toyclip``."""
+        if is_toyclip_name(str(judge)):
+            folder, name = resolve_toyclip(str(judge)), str(judge)
         elif Path(judge).is_dir():
             folder, name = Path(judge), Path(judge).resolve().name
         else:

@@ -37,7 +37,14 @@ from torch.nn import functional as F
 
 from drawbench.images import pil_to_tensor
 from drawbench.strict import build_strict
-from drawbench.toyworld import SPLITS, Scene, caption_of, meaning_of, sample_scene
+from drawbench.toyworld import (
+    SEED_HIGH,
+    SPLITS,
+    Scene,
+    caption_of,
+    meaning_of,
+    sample_scene,
+)
 from drawbench.toyworld_corrupt import CORRUPTIONS, corrupt, corruption_applies
 from drawbench.toyworld_render import render_scene
 from drawbench.toyworld_text import ToyTokenizer
@@ -49,8 +56,6 @@ __all__ = ["TrainSettings", "TrainingBatch", "lr_at", "make_training_batch", "tr
 
 #: open_clip's ceiling on the learned inverse temperature (100).
 MAX_LOGIT_SCALE = math.log(100)
-#: The largest valid render seed (numpy's SeedSequence takes any non-negative int; kept < 2**63).
-SEED_HIGH = 2**63
 
 
 @dataclass(frozen=True)

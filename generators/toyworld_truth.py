@@ -14,10 +14,22 @@ from PIL import Image
 
 from generators.trivial import _check_unknown, check_image_size
 
-__all__ = ["ToyWorldGenerator"]
+__all__ = ["ToyWorldGenerator", "check_toy_run"]
 
 #: Render seeds are taken modulo 2**63 (drawbench seeds already are below it).
 _SEED_MOD = 2**63
+
+
+def check_toy_run(prompts: list, who: str) -> None:
+    """The ``bind_run`` check of the toy generators: every prompt must parse with the world's
+    grammar, or GeneratorError names the generator, the prompt and the problem (before any image)."""
+    from drawbench.toyworld import check_toy_captions
+    from generators.base import GeneratorError
+
+    try:
+        check_toy_captions(prompts, who)
+    except ValueError as err:
+        raise GeneratorError(str(err)) from None
 
 
 class ToyWorldGenerator:
@@ -42,13 +54,7 @@ class ToyWorldGenerator:
 
     def bind_run(self, prompts: list, images_per_prompt: int, run_seed: int) -> None:
         """Check every prompt parses before any image is made (a grammar error names the prompt)."""
-        from drawbench.toyworld import parse_caption
-
-        for p in prompts:
-            try:
-                parse_caption(p.text)
-            except ValueError as err:
-                raise ValueError(f"toyworld generator: prompt {p.id}: {err}") from None
+        check_toy_run(prompts, "the toyworld generator")
 
     def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:
         """One ``size x size`` render per (prompt, seed), in order."""

@@ -48,7 +48,8 @@ def register(subparsers, summary: str) -> None:
     t.add_argument(
         "--text-encoder",
         default=None,
-        help="T5 name or local folder, or toyclip:NAME|FOLDER (default: the config's)",
+        help="T5 name or local folder, or a toy CLIP (toyclip-coordconv, toyclip:FOLDER) "
+        "(default: the config's)",
     )
     t.set_defaults(func=_train)
     c = sub.add_parser("params", help="print parameter counts of a config (no weights allocated)")

@@ -150,11 +150,6 @@ def load_t5_encoder(
     return tokenizer, model
 
 
-#: Prefix of text-encoder names served by a toy-world CLIP's text tower instead of T5
-#: (``"toyclip:toyclip-coordconv"`` = the shipped CoordConv toy CLIP; ``"toyclip:/path"`` = a folder).
-TOYCLIP_PREFIX = "toyclip:"
-
-
 class ToyClipTextEncoder:
     """The text tower of a trained toy-world CLIP (:mod:`evaluators.toyclip`) as a frozen encoder.
 
@@ -179,17 +174,11 @@ class ToyClipTextEncoder:
 
     @classmethod
     def from_name(cls, name: str, device: str | torch.device = "cpu") -> ToyClipTextEncoder:
-        """``name`` is ``toyclip:<shipped name>`` or ``toyclip:<folder>``."""
-        from evaluators.toyclip import SHIPPED_TOYCLIPS, load_toyclip, shipped_toyclip_dir
+        """A toy CLIP named as everywhere else (:func:`evaluators.toyclip.resolve_toyclip`):
+        ``toyclip-<shipped model>`` or ``toyclip:<folder>``."""
+        from evaluators.toyclip import load_toyclip, resolve_toyclip
 
-        ref = name[len(TOYCLIP_PREFIX) :] if name.startswith(TOYCLIP_PREFIX) else name
-        folder = shipped_toyclip_dir(ref) if ref in SHIPPED_TOYCLIPS else Path(ref)
-        if not folder.is_dir():
-            raise FileNotFoundError(
-                f"toy CLIP text encoder {name!r}: no folder {folder}; use one of "
-                f"{', '.join(TOYCLIP_PREFIX + s for s in SHIPPED_TOYCLIPS)} or toyclip:/path/to/folder"
-            )
-        model, config = load_toyclip(folder)
+        model, config = load_toyclip(resolve_toyclip(name))
         return cls(model.to(device), config.context_length, name)
 
     @torch.no_grad()
@@ -205,8 +194,10 @@ class ToyClipTextEncoder:
 def load_text_encoder(
     name_or_path: str, max_length: int = DEFAULT_MAX_TEXT_LENGTH, device: str | torch.device = "cpu"
 ) -> TextEncoder:
-    """The frozen text encoder a config names: ``toyclip:...`` (:class:`ToyClipTextEncoder`) or a
-    T5 hub name / local folder (:class:`T5TextEncoder`)."""
-    if str(name_or_path).startswith(TOYCLIP_PREFIX):
+    """The frozen text encoder a config names: a toy CLIP (``toyclip-<model>``, ``toyclip:<folder>``;
+    :class:`ToyClipTextEncoder`) or a T5 hub name / local folder (:class:`T5TextEncoder`)."""
+    from evaluators.toyclip import is_toyclip_name
+
+    if is_toyclip_name(str(name_or_path)):
         return ToyClipTextEncoder.from_name(str(name_or_path), device=device)
     return T5TextEncoder.from_pretrained(str(name_or_path), max_length=max_length, device=device)

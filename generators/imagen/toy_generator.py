@@ -3,7 +3,7 @@ package (issue 8).
 
 The cascade is ``generators/imagen/configs/imagen-toy.json``: a 32x32 base U-Net and a 32->64
 Efficient U-Net, conditioned on the frozen text tower of the shipped CoordConv toy CLIP
-(``toyclip:toyclip-coordconv``, :class:`~generators.imagen.text_encoder.ToyClipTextEncoder`)
+(``toyclip-coordconv``, :class:`~generators.imagen.text_encoder.ToyClipTextEncoder`)
 standing in for Imagen's frozen T5. It was trained by ``drawbench imagen train`` on toy-world
 renders of the training split (the commands and seeds are in ``TOY_CHECKPOINTS`` and
 benchmarks/RESULTS.md). Only toy-world captions can be sampled (27-word vocabulary).
@@ -35,6 +35,9 @@ TOY_STEPS = (32, 12)
 TOY_SAMPLER = "ddpm"
 TOY_GUIDANCE = 3.0
 TOY_BATCH_SIZE = 64
+#: The sampling options imagen-toy sets differently from ImagenGenerator's defaults.
+TOY_SAMPLING = {"steps": TOY_STEPS, "sampler": TOY_SAMPLER, "guidance_weight": TOY_GUIDANCE,
+                "batch_size": TOY_BATCH_SIZE}  # fmt: skip
 #: Seed of the random initial weights of ``checkpoint="untrained"``.
 UNTRAINED_SEED = 0
 
@@ -73,19 +76,11 @@ class ToyImagenGenerator:
     OWN_OPTIONS = ("checkpoint", "swap_relations")
 
     def __init__(
-        self,
-        checkpoint: str = "trained",
-        swap_relations: bool = False,
-        steps: Any = TOY_STEPS,
-        sampler: Any = TOY_SAMPLER,
-        guidance_weight: Any = TOY_GUIDANCE,
-        batch_size: int = TOY_BATCH_SIZE,
-        **sampling: Any,
+        self, checkpoint: str = "trained", swap_relations: bool = False, **sampling: Any
     ) -> None:
         from generators.imagen.generator import ImagenGenerator
 
-        sampling = dict(steps=steps, sampler=sampler, guidance_weight=guidance_weight,
-                        batch_size=batch_size, **sampling)  # fmt: skip
+        sampling = {**TOY_SAMPLING, **sampling}
         self.check_options(checkpoint=checkpoint, swap_relations=swap_relations, **sampling)
         self.checkpoint = checkpoint
         self.swap_relations = bool(swap_relations)
@@ -117,13 +112,7 @@ class ToyImagenGenerator:
             raise ValueError(
                 f"imagen-toy: checkpoint must be one of {', '.join(CHOICES)} or a folder"
             )
-        if "checkpoint" in sampling or "cascade" in sampling or "text_encoder" in sampling:
-            raise ValueError(
-                "imagen-toy: give the weights with checkpoint=trained|untrained|FOLDER"
-            )
-        defaults = dict(steps=TOY_STEPS, sampler=TOY_SAMPLER, guidance_weight=TOY_GUIDANCE,
-                        batch_size=TOY_BATCH_SIZE)  # fmt: skip
-        sampling = {**defaults, **sampling}
+        sampling = {**TOY_SAMPLING, **sampling}
         unknown = set(sampling) - set(_SAMPLING_OPTIONS)
         if unknown:
             raise ValueError(
@@ -143,15 +132,9 @@ class ToyImagenGenerator:
 
     def bind_run(self, prompts: list, images_per_prompt: int, run_seed: int) -> None:
         """Refuse, before any image, prompts the toy cascade cannot read (naming the prompt)."""
-        from drawbench.toyworld import parse_caption
+        from generators.toyworld_truth import check_toy_run
 
-        for p in prompts:
-            try:
-                parse_caption(p.text)
-            except ValueError as err:
-                raise ValueError(
-                    f"imagen-toy reads toy-world captions only; prompt {p.id}: {err}"
-                ) from None
+        check_toy_run(prompts, "imagen-toy")
 
     def generate(self, prompts: list[str], seeds: list[int]) -> list[Image.Image]:
         """One 64x64 RGB image per (prompt, seed); relation captions mirrored if swap_relations."""

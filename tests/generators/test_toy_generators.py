@@ -7,6 +7,7 @@ import pytest
 
 from drawbench.toyworld import parse_caption
 from drawbench.toyworld_render import render_scene
+from generators.base import GeneratorError
 from generators.registry import check_generator_options, create_generator
 
 pytest.importorskip("torch")
@@ -26,7 +27,7 @@ def test_ground_truth_refuses_a_non_toy_prompt_before_work():
     from drawbench.prompts import Prompt
 
     gen = create_generator("toyworld")
-    with pytest.raises(ValueError, match="prompt p1"):
+    with pytest.raises(GeneratorError, match="prompt p1"):
         gen.bind_run([Prompt("p1", "a photo of a cat", "x", "custom")], 1, 0)
     with pytest.raises(ValueError, match="unknown option"):
         check_generator_options("toyworld", width=3)
@@ -67,8 +68,8 @@ def test_untrained_toy_cascade_is_seeded_and_reads_toy_captions_only():
     assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(ia, ib, strict=True))
     d = a.describe()
     assert d["generator"] == "imagen-toy" and "untrained" in d["weights"]
-    assert d["text_encoder"] == "toyclip:toyclip-coordconv"
-    with pytest.raises(ValueError, match="toy-world captions only; prompt q"):
+    assert d["text_encoder"] == "toyclip-coordconv"
+    with pytest.raises(GeneratorError, match="toy-world captions only; prompt q"):
         a.bind_run([Prompt("q", "a cat on a mat", "x", "custom")], 1, 0)
 
 
@@ -88,7 +89,7 @@ def test_swap_relations_samples_mirrored_captions():
 def test_toyclip_text_encoder_interface():
     from generators.imagen.text_encoder import ToyClipTextEncoder, load_text_encoder
 
-    enc = load_text_encoder("toyclip:toyclip-coordconv")
+    enc = load_text_encoder("toyclip-coordconv")
     assert isinstance(enc, ToyClipTextEncoder) and enc.embed_dim == 128
     emb, mask = enc.encode(["a red circle", "a green triangle to the left of a yellow circle"])
     assert emb.shape == (2, 16, 128) and str(mask.dtype) == "torch.bool"
@@ -96,5 +97,18 @@ def test_toyclip_text_encoder_interface():
     assert float(emb[0, 5:].abs().sum()) == 0.0  # padding zeroed
     with pytest.raises(ValueError, match="'cat'"):
         enc.encode(["a cat"])
-    with pytest.raises(FileNotFoundError, match="toyclip:toyclip-coordconv"):
+    with pytest.raises(FileNotFoundError, match=r"no config\.json in /no/such/folder"):
         load_text_encoder("toyclip:/no/such/folder")
+    with pytest.raises(ValueError, match="toy CLIP 'toyclip-nope' is unknown; available: toyclip"):
+        load_text_encoder("toyclip-nope")
+
+
+def test_generate_command_refuses_non_toy_prompts_cleanly(tmp_path, capsys):
+    from drawbench.cli import main
+
+    out = tmp_path / "run"
+    argv = ["generate", "--generator", "toyworld", "--prompts", "drawbench", "--limit", "1",
+            "--images-per-prompt", "1", "--seed", "0", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 2
+    assert "toy-world captions only; prompt drawbench-000" in capsys.readouterr().err
+    assert not out.exists()  # refused before the run directory was made
