@@ -50,6 +50,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=int,
         help="corrupted captions per image (default: vit 2, coordconv 0)",
     )
+    p.add_argument(
+        "--negative-kinds",
+        help="comma-separated corruption kinds the hard negatives are drawn from (default: all: "
+        "colour_replaced,colours_swapped,count_changed,shape_replaced,relation_flipped,"
+        "objects_swapped); the shipped ViT leaves out the two relation kinds, as real CLIP's "
+        "training data holds no relation-focused negatives",
+    )
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument(
@@ -93,6 +100,15 @@ def main(argv: list[str] | None = None) -> int:
         mask_duplicates=not args.no_mask_duplicates,
         seed=args.seed,
         photometric=args.photometric,
+        **(
+            {
+                "negative_kinds": tuple(
+                    k.strip() for k in args.negative_kinds.split(",") if k.strip()
+                )
+            }
+            if args.negative_kinds
+            else {}
+        ),
     )
 
     def report(record: dict) -> None:

@@ -72,8 +72,16 @@ class TrainSettings:
     seed: int = 0
     split: str = "train"
     photometric: bool = False
+    negative_kinds: tuple[str, ...] = CORRUPTIONS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "negative_kinds", tuple(self.negative_kinds))
+        unknown = sorted(set(self.negative_kinds) - set(CORRUPTIONS))
+        if unknown or not self.negative_kinds:
+            raise ValueError(
+                f"negative_kinds must be a non-empty subset of {', '.join(CORRUPTIONS)}; "
+                f"got {', '.join(self.negative_kinds) or 'none'}"
+            )
         if self.steps < 1 or self.batch_size < 2:
             raise ValueError(
                 f"need steps >= 1 and batch_size >= 2, got {self.steps} and {self.batch_size}"
@@ -90,7 +98,9 @@ class TrainSettings:
         return build_strict(cls, data, "toy CLIP training settings")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        data["negative_kinds"] = list(self.negative_kinds)
+        return data
 
 
 @dataclass
@@ -111,8 +121,10 @@ def make_training_batch(
     tokenizer: ToyTokenizer,
     split: str = "train",
     hard_negatives: int = 0,
+    negative_kinds: tuple[str, ...] = CORRUPTIONS,
 ) -> TrainingBatch:
-    """Render a fresh batch (all randomness from ``rng``)."""
+    """Render a fresh batch (all randomness from ``rng``); hard negatives are drawn from the
+    ``negative_kinds`` that apply to each scene (at least ``hard_negatives`` of them must)."""
     scenes = [sample_scene(rng, split) for _ in range(batch_size)]
     seeds = rng.integers(0, SEED_HIGH, size=batch_size)
     images = pil_to_tensor(
@@ -122,7 +134,12 @@ def make_training_batch(
     if hard_negatives:
         texts = []
         for scene in scenes:
-            kinds = [k for k in CORRUPTIONS if corruption_applies(scene, k)]
+            kinds = [k for k in negative_kinds if corruption_applies(scene, k)]
+            if len(kinds) < hard_negatives:
+                raise ValueError(
+                    f"only {len(kinds)} of the negative kinds {', '.join(negative_kinds)} apply to "
+                    f"the {scene.kind} scene {caption_of(scene)!r}; need {hard_negatives}"
+                )
             for j in rng.choice(len(kinds), size=hard_negatives, replace=False):
                 texts.append(caption_of(corrupt(scene, kinds[int(j)], rng)))
         negatives = tokenizer(texts)
@@ -235,7 +252,12 @@ def train_toyclip(
     for step in range(settings.steps):
         start = time.perf_counter()
         batch = make_training_batch(
-            rng, settings.batch_size, tokenizer, settings.split, settings.hard_negatives
+            rng,
+            settings.batch_size,
+            tokenizer,
+            settings.split,
+            settings.hard_negatives,
+            settings.negative_kinds,
         )
         if settings.photometric:
             batch.images = photometric_augment(batch.images, rng)

@@ -136,14 +136,25 @@ class GenerateResult:
 # --------------------------------------------------------------------------- validation
 
 
-def _identity(request: GenerateRequest, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The run.json keys that must match (drawbench.runs.IDENTITY_KEYS)."""
+def _identity(
+    request: GenerateRequest, options: Mapping[str, Any], factory: Any = None
+) -> dict[str, Any]:
+    """The run.json keys that must match (drawbench.runs.IDENTITY_KEYS).
+
+    A factory with a classmethod ``weights_identity(**options)`` (e.g. the shipped toy cascade:
+    the sha256 of its weight files) adds what it returns as ``generator.weights``, so a run made
+    with other weights under the same name and options is refused instead of resumed.
+    """
     prompt_set = request.prompts.describe()
     if request.selection is not None:
         prompt_set["selection"] = request.selection
     kept = {k: v for k, v in sorted(options.items()) if k not in NON_IDENTITY_OPTIONS}
+    generator: dict[str, Any] = {"name": request.generator, "options": kept}
+    weights = getattr(factory, "weights_identity", None)
+    if callable(weights) and (found := weights(**options)) is not None:
+        generator["weights"] = found
     return {
-        "generator": {"name": request.generator, "options": kept},
+        "generator": generator,
         "prompt_set": prompt_set,
         "seed": request.seed,
         "images_per_prompt": request.images_per_prompt,
@@ -231,7 +242,7 @@ def plan_generation(request: GenerateRequest) -> GenerationPlan:
         if isinstance(err, GenerateConfigError):
             raise
         raise GenerateConfigError(str(err)) from None
-    identity = _identity(request, request.options)
+    identity = _identity(request, request.options, factory)
     run = _existing_run(Path(request.out), identity)
     todo, total = _todo(request, run)
     return GenerationPlan(request, factory, options, identity, todo, total)

@@ -4,7 +4,9 @@ On toy prompts the ground truth is known, so a trustworthy metric must order
 ``ground truth > trained cascade > untrained cascade``, and should do it with 95% intervals that
 do not overlap. :func:`check_ordering` reads each run's metrics.json results and checks every
 adjacent pair of that order, overall and (where the metric has per-category values) per category.
-Pure dictionary logic: no model, no numpy.
+:func:`check_relation_blindness` reads the rows of a paired view (trained vs a variant that gets
+positions wrong) and says per category whether the CLIP-score model is blind to the swap while the
+judge sees it. Pure logic on computed values: no model, no numpy.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from dataclasses import asdict, dataclass
 from itertools import pairwise
 from typing import Any
 
-__all__ = ["CHECK_HEADER", "OrderingCheck", "check_ordering", "check_rows"]
+__all__ = [
+    "CHECK_HEADER",
+    "RELATION_HEADER",
+    "OrderingCheck",
+    "RelationCheck",
+    "check_ordering",
+    "check_relation_blindness",
+    "check_rows",
+    "relation_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -135,6 +146,92 @@ def check_rows(checks: Sequence[OrderingCheck]) -> list[list[str]]:
             show(c.worse_value, c.worse_ci),
             "yes" if c.holds else "NO",
             "yes" if c.separated else "NO",
+        ]
+        for c in checks
+    ]
+
+
+@dataclass(frozen=True)
+class RelationCheck:
+    """Relation blindness in one category, for runs ``run_a`` (positions right) and ``run_b`` (the
+    same model with every relation mirrored).
+
+    ``metric_blind``: the metric's paired difference a − b has a 95% interval that contains 0 (the
+    metric does not drop for the mirrored run); ``judge_sees``: the judge's preference for a over b
+    has a 95% interval above 0.5; ``shown``: both. Missing intervals make the flags False.
+    """
+
+    category: str
+    run_a: str
+    run_b: str
+    diff: float | None
+    diff_ci: tuple[float, float] | None
+    preference: float | None
+    preference_ci: tuple[float, float] | None
+    n_votes: int
+    metric_blind: bool
+    judge_sees: bool
+    shown: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_relation_blindness(
+    rows: Sequence[Any], run_a: str, run_b: str, categories: Sequence[str] | None = None
+) -> list[RelationCheck]:
+    """One :class:`RelationCheck` per row of a paired view (``drawbench.report.paired.PairedRow``:
+    ``category``, ``diff``, ``diff_low``/``diff_high``, ``preference``, ``pref_low``/``pref_high``,
+    ``n_votes``), keeping only ``categories`` when given (in the rows' order)."""
+    checks = []
+    for r in rows:
+        if categories is not None and r.category not in categories:
+            continue
+        diff_ci = _ci(r.diff_low, r.diff_high)
+        pref_ci = _ci(r.pref_low, r.pref_high)
+        blind = diff_ci is not None and diff_ci[0] <= 0.0 <= diff_ci[1]
+        sees = pref_ci is not None and pref_ci[0] > 0.5
+        checks.append(
+            RelationCheck(
+                r.category,
+                run_a,
+                run_b,
+                None if r.diff is None else float(r.diff),
+                diff_ci,
+                None if r.preference is None else float(r.preference),
+                pref_ci,
+                int(r.n_votes),
+                blind,
+                sees,
+                blind and sees,
+            )
+        )
+    return checks
+
+
+RELATION_HEADER = ("category", "positions right", "positions mirrored",
+                   "CLIP score difference (95% CI)", "CLIP score blind", "judge preference (95% CI)",
+                   "judge sees it", "blindness shown")  # fmt: skip
+
+
+def relation_rows(checks: Sequence[RelationCheck]) -> list[list[str]]:
+    """Table rows of relation checks, matching :data:`RELATION_HEADER`."""
+
+    def show(v: float | None, ci: tuple[float, float] | None, digits: int) -> str:
+        if v is None:
+            return "-"
+        return f"{v:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+
+    return [
+        [
+            c.category,
+            c.run_a,
+            c.run_b,
+            show(c.diff, c.diff_ci, 2),
+            "yes" if c.metric_blind else "NO",
+            show(c.preference, c.preference_ci, 3),
+            "yes" if c.judge_sees else "NO",
+            "yes" if c.shown else "NO",
         ]
         for c in checks
     ]

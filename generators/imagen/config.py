@@ -40,6 +40,9 @@ class UNetConfig:
 
     ``architecture`` is ``"base"`` (the 64x64 U-Net, Saharia et al. App. F) or ``"efficient"``
     (Efficient U-Net, Sec. 2.6 / App. B). The middle block uses the last level's attention flags.
+    ``coord_channels`` (base only; not in the paper): two coordinate channels (x and y in
+    ``[-1, 1]``) appended to the input, as in CoordConv (Liu et al. 2018), so that where a pixel
+    is can enter attention queries directly; the toy cascade uses it to learn left/right/above/below.
     """
 
     architecture: str
@@ -53,8 +56,11 @@ class UNetConfig:
     cond_dim: int = 512
     context_dim: int = 512
     dropout: float = 0.0
+    coord_channels: bool = False
 
     def __post_init__(self) -> None:
+        if self.coord_channels and self.architecture != "base":
+            raise ValueError("unet.coord_channels is implemented for the base U-Net only")
         if self.architecture not in ARCHITECTURES:
             raise ValueError(
                 f"unet.architecture must be one of {ARCHITECTURES}, got {self.architecture!r}"

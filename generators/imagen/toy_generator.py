@@ -130,6 +130,14 @@ class ToyImagenGenerator:
             )
         ImagenGenerator.check_options(checkpoint=str(folder), **sampling)
 
+    @classmethod
+    def weights_identity(cls, checkpoint: str = "trained", **_: Any) -> dict[str, str] | None:
+        """sha256 of the checkpoint's weight files (part of a run's identity, so a run directory
+        made with other weights is not resumed); None for ``untrained`` (seeded from the config)."""
+        if checkpoint == "untrained":
+            return None
+        return _weights_sha256(cls._folder(str(checkpoint)))
+
     def bind_run(self, prompts: list, images_per_prompt: int, run_seed: int) -> None:
         """Refuse, before any image, prompts the toy cascade cannot read (naming the prompt)."""
         from generators.toyworld_truth import check_toy_run
@@ -143,8 +151,6 @@ class ToyImagenGenerator:
         return self.inner.generate(prompts, seeds)
 
     def describe(self) -> dict[str, Any]:
-        from drawbench.images import sha256_file
-
         out = self.inner.describe()
         out["generator"] = "imagen-toy"
         out["checkpoint"] = str(self.checkpoint)
@@ -152,12 +158,19 @@ class ToyImagenGenerator:
         if self.checkpoint == "untrained":
             out["weights"] = f"untrained: random initial weights (torch seed {UNTRAINED_SEED})"
         else:
-            folder = self._folder(str(self.checkpoint))
-            out["weights_sha256"] = {
-                p.name: sha256_file(p) for p in sorted(folder.glob("stage_*.safetensors"))
-                if ".train." not in p.name
-            }  # fmt: skip
+            out["weights_sha256"] = _weights_sha256(self._folder(str(self.checkpoint)))
         return out
+
+
+def _weights_sha256(folder: Path) -> dict[str, str]:
+    """sha256 of each stage's sampling weights in a cascade checkpoint folder."""
+    from drawbench.images import sha256_file
+
+    return {
+        p.name: sha256_file(p)
+        for p in sorted(folder.glob("stage_*.safetensors"))
+        if ".train." not in p.name
+    }
 
 
 _SAMPLING_OPTIONS = ("stages", "steps", "sampler", "guidance_weight", "threshold", "percentile",

@@ -38,7 +38,9 @@ class UNet(nn.Module):
         chans = cfg.level_channels()
         self.super_resolution = super_resolution
         self.conditioner = Conditioner(text_dim, cfg.context_dim, cfg.cond_dim, super_resolution)
-        self.conv_in = nn.Conv2d(6 if super_resolution else 3, chans[0], 3, padding=1)
+        self.coord_channels = cfg.coord_channels
+        in_channels = (6 if super_resolution else 3) + (2 if cfg.coord_channels else 0)
+        self.conv_in = nn.Conv2d(in_channels, chans[0], 3, padding=1)
 
         def attn(c: int, level: int) -> AttentionBlock:
             return AttentionBlock(
@@ -97,7 +99,10 @@ class UNet(nn.Module):
         aug_log_snr: torch.Tensor | None = None,
     ) -> torch.Tensor:
         cond, context = self.conditioner(log_snr, text, mask, aug_log_snr)
-        h = self.conv_in(torch.cat([x, low_res], dim=1) if self.super_resolution else x)
+        inputs = [x, low_res] if self.super_resolution else [x]
+        if self.coord_channels:
+            inputs.append(coordinate_grid(x))
+        h = self.conv_in(torch.cat(inputs, dim=1))
         skips = []
         for blocks, down in zip(self.down, self.downsample, strict=True):
             for res, attn in blocks:
@@ -110,3 +115,13 @@ class UNet(nn.Module):
                 h = attn(res(torch.cat([h, skips.pop()], dim=1), cond), context, mask)
             h = up(h)
         return self.conv_out(F.silu(self.norm_out(h)))
+
+
+def coordinate_grid(x: torch.Tensor) -> torch.Tensor:
+    """``[B, 2, H, W]`` channels holding each pixel's x (channel 0, left -1 to right 1) and y
+    (channel 1, top -1 to bottom 1), in ``x``'s dtype and device."""
+    b, _, h, w = x.shape
+    ys = torch.linspace(-1.0, 1.0, h, device=x.device, dtype=x.dtype)
+    xs = torch.linspace(-1.0, 1.0, w, device=x.device, dtype=x.dtype)
+    grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+    return torch.stack([grid_x, grid_y]).expand(b, 2, h, w)

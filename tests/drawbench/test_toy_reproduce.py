@@ -23,6 +23,10 @@ def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
 
 
+#: The shipped ViT's hard negatives leave out the relation kinds (relation_flipped, objects_swapped).
+VIT_NEGATIVES = "colour_replaced,colours_swapped,count_changed,shape_replaced"
+
+
 def test_toy_cascade_commands_make_the_shipped_architecture(tmp_path, capsys):
     from generators.imagen.checkpoint import load_cascade_config, stage_weights_path
     from generators.imagen.toy_generator import toy_checkpoint_dir
@@ -46,7 +50,11 @@ def test_toy_cascade_commands_make_the_shipped_architecture(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("name", "extra"),
-    [("toyclip-vit", []), ("toyclip-coordconv", []), ("toyclip-judge", ["--photometric"])],
+    [
+        ("toyclip-vit", ["--photometric", "--negative-kinds", VIT_NEGATIVES]),
+        ("toyclip-coordconv", []),
+        ("toyclip-judge", ["--photometric"]),
+    ],
 )
 def test_toyclip_training_script_makes_the_shipped_architecture(tmp_path, name, extra):
     from evaluators.toyclip import read_toyclip_config, shipped_toyclip_dir
@@ -65,6 +73,10 @@ def test_toyclip_training_script_makes_the_shipped_architecture(tmp_path, name, 
     assert provenance["settings"]["seed"] == 0
     assert provenance["settings"].get("photometric", False) == ("--photometric" in extra)
     assert " ".join(extra) in provenance["command"]
+    kinds = (
+        extra[extra.index("--negative-kinds") + 1].split(",") if VIT_NEGATIVES in extra else None
+    )
+    assert provenance["settings"].get("negative_kinds") == kinds
 
 
 def test_shipped_toy_weights_stay_well_under_50_mb():

@@ -34,3 +34,74 @@ def test_lower_is_better_and_missing_intervals():
     assert bc.holds and not bc.separated  # no interval: order only
     with pytest.raises(KeyError, match="run 'a' has no 'clip_score'"):
         check_ordering(results, ["a", "b"], "clip_score")
+
+
+def test_relation_blindness_needs_a_blind_metric_and_a_seeing_judge():
+    from drawbench.pipeline.validity import (
+        RELATION_HEADER,
+        check_relation_blindness,
+        relation_rows,
+    )
+    from drawbench.report.paired import PairedRow
+
+    rows = [
+        PairedRow(
+            "overall",
+            diff=0.5,
+            diff_low=-1.0,
+            diff_high=2.0,
+            preference=0.7,
+            pref_low=0.6,
+            pref_high=0.8,
+            n_votes=40,
+        ),
+        # blind metric (interval holds 0), judge sees it (interval above 0.5): shown
+        PairedRow(
+            "Positional",
+            diff=0.3,
+            diff_low=-1.5,
+            diff_high=2.1,
+            preference=0.9,
+            pref_low=0.75,
+            pref_high=1.0,
+            n_votes=16,
+        ),
+        # the metric drops too: not blind
+        PairedRow(
+            "Composition",
+            diff=6.0,
+            diff_low=2.0,
+            diff_high=9.0,
+            preference=0.9,
+            pref_low=0.7,
+            pref_high=1.0,
+            n_votes=16,
+        ),
+        # judge at chance: not seen
+        PairedRow(
+            "Colors",
+            diff=0.0,
+            diff_low=-1.0,
+            diff_high=1.0,
+            preference=0.5,
+            pref_low=0.4,
+            pref_high=0.6,
+            n_votes=16,
+        ),
+        # no votes: cannot be shown
+        PairedRow("Counting", diff=0.0, diff_low=-1.0, diff_high=1.0),
+    ]
+    checks = check_relation_blindness(rows, "gt", "gt-swapped")
+    assert [(c.category, c.metric_blind, c.judge_sees, c.shown) for c in checks] == [
+        ("overall", True, True, True),
+        ("Positional", True, True, True),
+        ("Composition", False, True, False),
+        ("Colors", True, False, False),
+        ("Counting", True, False, False),
+    ]
+    only = check_relation_blindness(rows, "gt", "gt-swapped", categories=["Positional"])
+    assert [c.category for c in only] == ["Positional"]
+    assert only[0].to_dict()["preference_ci"] == (0.75, 1.0)
+    table = relation_rows(checks)
+    assert all(len(r) == len(RELATION_HEADER) for r in table)
+    assert table[1][3] == "0.30 [-1.50, 2.10]" and table[2][-1] == "NO" and table[4][5] == "-"

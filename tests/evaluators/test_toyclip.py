@@ -13,6 +13,7 @@ pytest.importorskip("open_clip")
 pytest.importorskip("safetensors")
 
 from drawbench.toyworld import parse_caption  # noqa: E402
+from drawbench.toyworld_corrupt import CORRUPTIONS  # noqa: E402
 from drawbench.toyworld_render import render_scene  # noqa: E402
 from drawbench.toyworld_text import ToyTokenizer  # noqa: E402
 from evaluators.toyclip import (  # noqa: E402
@@ -127,6 +128,31 @@ def test_batch_and_loss_mask_same_meaning_pairs():
         masked = contrastive_loss(model, batch, mask_duplicates=True)
         plain = contrastive_loss(model, batch, mask_duplicates=False)
     assert masked < plain
+
+
+def test_hard_negatives_come_from_the_chosen_kinds_only():
+    from drawbench.toyworld import parse_caption
+
+    tok = ToyTokenizer()
+    kinds = ("colour_replaced", "shape_replaced", "count_changed", "colours_swapped")
+    batch = make_training_batch(
+        np.random.default_rng(1), 64, tok, hard_negatives=2, negative_kinds=kinds
+    )
+    for k, scene in enumerate(batch.scenes):
+        for j in range(2):
+            neg = parse_caption(tok.decode(batch.negatives[2 * k + j].tolist()))
+            if scene.relation is not None:  # relation kept and objects in place: not a flip/swap
+                assert neg.relation == scene.relation
+                assert neg != scene
+    with pytest.raises(ValueError, match="negative_kinds"):
+        TrainSettings(steps=1, negative_kinds=("relation_flipped", "nope"))
+    settings = TrainSettings(steps=1, hard_negatives=2, negative_kinds=kinds)
+    assert TrainSettings.from_dict(settings.to_dict()) == settings
+    assert TrainSettings(steps=1).negative_kinds == CORRUPTIONS  # default: every kind
+    with pytest.raises(ValueError, match="need 2"):  # count scenes admit only count/colour/shape
+        make_training_batch(
+            np.random.default_rng(0), 16, tok, hard_negatives=2, negative_kinds=("colours_swapped",)
+        )
 
 
 def test_training_smoke_loss_goes_down_and_save_load_is_exact(tmp_path):

@@ -24,13 +24,18 @@ def test_shipped_vit_reaches_its_figures():
     model, config = load_toyclip(shipped_toyclip_dir("toyclip-vit"))
     assert config.image_tower == "vit"
     figures = evaluate_toyclip(model, n_scenes=256, seed=7, renders=False)
-    # recorded at 2,048 held-out scenes (benchmarks/RESULTS.md): top-1 0.987, colour 1.000,
-    # shape 0.998, colours swapped 0.962, count 0.905, left/right 0.734, above/below 0.998
-    assert figures["top1_of_32"] >= 0.95
+    # recorded at 2,048 held-out scenes (benchmarks/RESULTS.md): top-1 0.957, colour 0.997,
+    # shape 0.982, colours swapped 0.813, count 0.811, left/right 0.442, above/below 0.630;
+    # here (256 scenes, seed 7): 0.949, 0.996, 0.980, 0.820, 0.772, 0.462 (n=65), 0.578 (n=64)
+    assert figures["top1_of_32"] >= 0.92
     wins = figures["caption_wins"]
-    assert wins["colour_replaced"] >= 0.97 and wins["shape_replaced"] >= 0.97
-    assert wins["colours_swapped"] >= 0.85 and wins["count_changed"] >= 0.8
+    assert wins["colour_replaced"] >= 0.97 and wins["shape_replaced"] >= 0.95
+    assert wins["colours_swapped"] >= 0.72 and wins["count_changed"] >= 0.68
+    assert wins["left_right_flip"] <= 0.62  # relation-blind on left/right, like real CLIP
     assert figures["score_match"] > 70 > 10 > figures["score_random"]
+    # robust to the nuisances of generated images (the previous ViT fell to 0.486)
+    perturbed = evaluate_toyclip(model, n_scenes=256, seed=7, renders=False, photometric=True)
+    assert perturbed["top1_of_32"] >= 0.85
 
 
 def test_unknown_shipped_name_lists_the_available():

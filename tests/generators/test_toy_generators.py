@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -31,6 +33,23 @@ def test_ground_truth_refuses_a_non_toy_prompt_before_work():
         gen.bind_run([Prompt("p1", "a photo of a cat", "x", "custom")], 1, 0)
     with pytest.raises(ValueError, match="unknown option"):
         check_generator_options("toyworld", width=3)
+
+
+def test_ground_truth_with_swapped_relations_renders_the_mirrored_scene():
+    gen = create_generator("toyworld", swap_relations=True)
+    prompts = ["a green triangle to the left of a yellow circle", "two red circles"]
+    images = gen.generate(prompts, [7, 5])
+    mirrored = render_scene(parse_caption("a green triangle to the right of a yellow circle"), 7)
+    assert np.array_equal(np.asarray(images[0]), np.asarray(mirrored))
+    assert not np.array_equal(
+        np.asarray(images[0]), np.asarray(render_scene(parse_caption(prompts[0]), 7))
+    )
+    assert np.array_equal(
+        np.asarray(images[1]), np.asarray(render_scene(parse_caption(prompts[1]), 5))
+    )
+    assert gen.describe()["swap_relations"] is True
+    with pytest.raises(ValueError, match="swap_relations must be true or false"):
+        check_generator_options("toyworld", swap_relations="yes")
 
 
 def test_swap_relation_caption_mirrors_relations_only():
@@ -112,3 +131,28 @@ def test_generate_command_refuses_non_toy_prompts_cleanly(tmp_path, capsys):
     assert main(argv) == 2
     assert "toy-world captions only; prompt drawbench-000" in capsys.readouterr().err
     assert not out.exists()  # refused before the run directory was made
+
+
+def test_a_run_made_with_other_toy_weights_is_refused_not_resumed(tmp_path, capsys):
+    import shutil
+
+    from drawbench.cli import main
+    from generators.imagen.toy_generator import ToyImagenGenerator, toy_checkpoint_dir
+
+    weights = tmp_path / "ckpt"
+    shutil.copytree(toy_checkpoint_dir("trained"), weights)
+    out = tmp_path / "run"
+    argv = ["generate", "--generator", "imagen-toy", "--option", f"checkpoint={weights}",
+            "--option", "steps=[2, 2]", "--prompts", "toyworld", "--limit", "1",
+            "--images-per-prompt", "2", "--seed", "0", "--out", str(out), "--no-progress"]  # fmt: skip
+    assert main(argv) == 0
+    recorded = json.loads((out / "run.json").read_text())["generator"]["weights"]
+    assert recorded == ToyImagenGenerator.weights_identity(checkpoint=str(weights))
+    assert set(recorded) == {"stage_0.safetensors", "stage_1.safetensors"}
+    assert main(argv) == 0  # same weights: resumes (nothing left to do)
+    with (weights / "stage_1.safetensors").open("ab") as f:
+        f.write(b"\0")  # other weights, same name and options
+    capsys.readouterr()
+    assert main(argv) == 2
+    assert "different generator" in capsys.readouterr().err
+    assert ToyImagenGenerator.weights_identity(checkpoint="untrained") is None

@@ -89,6 +89,29 @@ def test_unet_shapes(arch, sr):
     assert out.shape == x.shape and torch.isfinite(out).all()
 
 
+def test_coordinate_channels_tell_the_unet_where_a_pixel_is():
+    from generators.imagen.unet import coordinate_grid
+
+    grid = coordinate_grid(torch.zeros(2, 3, 4, 5))
+    assert grid.shape == (2, 2, 4, 5)
+    assert grid[0, 0, 0].tolist() == pytest.approx([-1.0, -0.5, 0.0, 0.5, 1.0])  # x: left -> right
+    assert grid[1, 1, :, 3].tolist() == pytest.approx(
+        [-1.0, -1 / 3, 1 / 3, 1.0]
+    )  # y: top -> bottom
+    cfg = dataclasses.replace(_unet_config("base"), coord_channels=True)
+    net = UNet(cfg, D)
+    assert net.conv_in.in_channels == 5
+    for p in net.parameters():
+        torch.nn.init.normal_(p, std=0.05)
+    text, mask = _text()
+    x = torch.zeros(B, 3, 16, 16)  # a blank input: only the coordinates can make the output vary
+    out = net(x, torch.tensor([1.0, -2.0]), text, mask)
+    assert out.shape == x.shape and (out[:, :, :, 0] - out[:, :, :, -1]).abs().max() > 1e-3
+    assert UNetConfig.from_dict({**dataclasses.asdict(cfg)}).coord_channels is True
+    with pytest.raises(ValueError, match="base U-Net only"):
+        dataclasses.replace(_unet_config("efficient"), coord_channels=True)
+
+
 def test_efficient_unet_without_self_attention_has_only_cross_attention():
     net = EfficientUNet(_unet_config("efficient", self_attn=(False, False), cross=(False, True)), D)
     attns = [m for m in net.modules() if isinstance(m, AttentionBlock)]
