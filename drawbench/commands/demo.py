@@ -11,12 +11,14 @@ def register(subparsers, summary: str) -> None:
         "demo",
         summary,
         "The whole pipeline on the toy world, offline on a CPU, with numbers that mean something: "
-        "66 held-out toy prompts; four models (ground-truth renders, the shipped toy Imagen "
-        "cascade, the same cascade untrained, and the cascade with relations swapped); CLIP score "
-        "with the shipped toy CLIP and toy FID on its image features against ground-truth renders; "
-        "votes from an automatic judge (the shipped CoordConv toy CLIP, labelled as such); a "
-        "validity check (ground truth > trained > untrained with 95%% intervals apart, written to "
-        "OUT/validity.json); and the report. Reruns resume.",
+        "66 held-out toy prompts; five models (ground-truth renders, the shipped toy Imagen "
+        "cascade, the same cascade untrained, the cascade with relations swapped, and the ground "
+        "truth with relations swapped); CLIP score with the shipped toy CLIP and toy FID on its "
+        "image features against ground-truth renders; votes from an automatic judge (the shipped "
+        "CoordConv toy CLIP, labelled as such); a validity check (ground truth > trained > "
+        "untrained with 95%% intervals apart, OUT/validity.json); a relation-blindness check (the "
+        "CLIP score does not drop for swapped relations while the judge's preference does, "
+        "OUT/relation_blindness.json); and the report. Reruns resume.",
         """
   drawbench demo
   drawbench demo --out /tmp/demo --prompts-per-category 4 --images-per-prompt 2
@@ -60,6 +62,23 @@ def _run(args) -> int:
         )
     except ValueError as err:
         raise CommandError(str(err)) from None
+    print(_summary(args.out))
     print(f"report: {report}")
     print(f"        {report.with_suffix('.md')}")
     return 0
+
+
+def _summary(out) -> str:
+    """One line on what the demo's checks found (from the JSON files it wrote)."""
+    import json
+    from pathlib import Path
+
+    validity = json.loads((Path(out) / "validity.json").read_text())
+    relation = json.loads((Path(out) / "relation_blindness.json").read_text())
+    shown = [f"{c['run_a']}/{c['category']}" for c in relation if c["shown"]]
+    return (
+        f"validity: {sum(c['separated'] for c in validity)} of {len(validity)} comparisons in the "
+        f"right order with 95% intervals apart ({sum(c['holds'] for c in validity)} in the right "
+        f"order); relation blindness shown in {len(shown)} of {len(relation)} rows"
+        + (f" ({', '.join(shown)})" if shown else "")
+    )

@@ -116,7 +116,8 @@ def run_demo(
 ) -> Path:
     """Run the whole toy-world pipeline into ``out`` (resumable); returns the path of report.html.
 
-    Also writes ``out/validity.json`` (the ordering checks) and ``out/votes.csv`` (judge votes).
+    Also writes ``out/validity.json`` (the ordering checks), ``out/relation_blindness.json`` (the
+    relation-blindness checks) and ``out/votes.csv`` (judge votes).
     """
     from drawbench.pipeline.evaluate import EvaluateOptions, plan_evaluation, run_evaluation
     from drawbench.pipeline.validity import (

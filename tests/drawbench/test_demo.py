@@ -44,6 +44,7 @@ def _demo(out, *extra):
     res = subprocess.run(cmd, capture_output=True, text=True, timeout=1500)
     assert res.returncode == 0, res.stderr[-3000:]
     assert "report: " in res.stdout
+    assert "validity: " in res.stdout and "relation blindness shown in" in res.stdout
     return res
 
 
