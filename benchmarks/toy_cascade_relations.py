@@ -19,15 +19,9 @@ import time
 
 def relation_accuracy(images, captions, judge) -> list[bool]:
     """Per image: does the judge score its caption above the relation-mirrored caption?"""
-    import torch
-
-    from evaluators.toyclip import ToyClipTransform
     from generators.imagen.toy_generator import swap_relation_caption
 
-    transform = ToyClipTransform(judge.image_size)
-    with torch.no_grad():
-        x = torch.stack([transform(im) for im in images]).to(judge.device)
-        emb = judge.model.encode_image(x, normalize=True).float().cpu()
+    emb = judge.embed_pil(images)
     own = (emb * judge.embed_texts(captions)).sum(1)
     mirrored = (emb * judge.embed_texts([swap_relation_caption(c) for c in captions])).sum(1)
     return (own > mirrored).tolist()

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from drawbench.images import load_image_rgb
@@ -158,10 +159,19 @@ class ToyClipJudge:
     @torch.no_grad()
     def embed_images(self, paths: Sequence[Path]) -> torch.Tensor:
         """``[N, D]`` float32 unit vectors of the images at ``paths`` (read in batches)."""
+        out = [
+            self.embed_pil([load_image_rgb(p) for p in paths[i : i + self.batch_size]])
+            for i in range(0, len(paths), self.batch_size)
+        ]
+        return torch.cat(out) if out else torch.empty(0, 0)
+
+    @torch.no_grad()
+    def embed_pil(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """``[N, D]`` float32 unit vectors of in-memory RGB images (``batch_size`` per pass)."""
         transform = ToyClipTransform(self.image_size)
         out = []
-        for i in range(0, len(paths), self.batch_size):
-            x = torch.stack([transform(load_image_rgb(p)) for p in paths[i : i + self.batch_size]])
+        for i in range(0, len(images), self.batch_size):
+            x = torch.stack([transform(im) for im in images[i : i + self.batch_size]])
             out.append(self.model.encode_image(x.to(self.device), normalize=True).float().cpu())
         return torch.cat(out) if out else torch.empty(0, 0)
 

@@ -130,20 +130,23 @@ CHECK_HEADER = ("metric", "scope", "better", "worse", "better (95% CI)", "worse 
                 "order right", "intervals apart")  # fmt: skip
 
 
+def _show(v: float | None, ci: tuple[float, float] | None, digits: int = 2) -> str:
+    """``"v [low, high]"`` with ``digits`` decimals; ``"-"`` without a value."""
+    if v is None:
+        return "-"
+    return f"{v:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
+
+
 def check_rows(checks: Sequence[OrderingCheck]) -> list[list[str]]:
     """Table rows of the checks, one per check, matching :data:`CHECK_HEADER`."""
-
-    def show(v: float, ci: tuple[float, float] | None) -> str:
-        return f"{v:.2f}" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else "")
-
     return [
         [
             c.metric,
             c.scope,
             c.better,
             c.worse,
-            show(c.better_value, c.better_ci),
-            show(c.worse_value, c.worse_ci),
+            _show(c.better_value, c.better_ci),
+            _show(c.worse_value, c.worse_ci),
             "yes" if c.holds else "NO",
             "yes" if c.separated else "NO",
         ]
@@ -158,7 +161,8 @@ class RelationCheck:
 
     ``metric_blind``: the metric's paired difference a − b has a 95% interval that contains 0 (the
     metric does not drop for the mirrored run); ``judge_sees``: the judge's preference for a over b
-    has a 95% interval above 0.5; ``shown``: both. Missing intervals make the flags False.
+    has a 95% interval above 0.5; ``shown``: both (also a key of :meth:`to_dict`). Missing
+    intervals make the flags False.
     """
 
     category: str
@@ -171,10 +175,13 @@ class RelationCheck:
     n_votes: int
     metric_blind: bool
     judge_sees: bool
-    shown: bool
+
+    @property
+    def shown(self) -> bool:
+        return self.metric_blind and self.judge_sees
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "shown": self.shown}
 
 
 def check_relation_blindness(
@@ -203,7 +210,6 @@ def check_relation_blindness(
                 int(r.n_votes),
                 blind,
                 sees,
-                blind and sees,
             )
         )
     return checks
@@ -216,20 +222,14 @@ RELATION_HEADER = ("category", "positions right", "positions mirrored",
 
 def relation_rows(checks: Sequence[RelationCheck]) -> list[list[str]]:
     """Table rows of relation checks, matching :data:`RELATION_HEADER`."""
-
-    def show(v: float | None, ci: tuple[float, float] | None, digits: int) -> str:
-        if v is None:
-            return "-"
-        return f"{v:.{digits}f}" + (f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else "")
-
     return [
         [
             c.category,
             c.run_a,
             c.run_b,
-            show(c.diff, c.diff_ci, 2),
+            _show(c.diff, c.diff_ci),
             "yes" if c.metric_blind else "NO",
-            show(c.preference, c.preference_ci, 3),
+            _show(c.preference, c.preference_ci, 3),
             "yes" if c.judge_sees else "NO",
             "yes" if c.shown else "NO",
         ]

@@ -170,3 +170,25 @@ def test_report_of_judge_votes_with_the_relation_view(runs, votes, tmp_path):
     # no metrics.json here: metric cells empty; preference 1 from 4 votes
     assert positional.endswith("| 1 | [1, 1] | 4 |")
     assert "No clip_score in the metrics.json of correct, wrong" in section
+
+
+def test_in_memory_images_embed_like_files_and_the_relation_benchmark_reads_them(runs, judge):
+    import importlib.util
+    from pathlib import Path
+
+    from drawbench.images import load_image_rgb
+
+    paths = sorted((Path(runs[0]) / "images").rglob("*.png"))
+    judge_small = ToyClipJudge(judge.model, judge.name, batch_size=3)  # several passes
+    by_file = judge_small.embed_images(paths)
+    images = [load_image_rgb(p) for p in paths]
+    assert np.allclose(judge_small.embed_pil(images).numpy(), by_file.numpy(), atol=1e-6)
+
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "toy_cascade_relations.py"
+    spec = importlib.util.spec_from_file_location("toy_cascade_relations", bench)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    captions = ["a red circle to the left of a blue square"] * 2
+    right = render_scene(parse_caption(captions[0]), 3)
+    mirrored = render_scene(flip_relation(parse_caption(captions[0])), 3)
+    assert module.relation_accuracy([right, mirrored], captions, judge) == [True, False]
