@@ -89,27 +89,28 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     config = ToyClipConfig(image_tower=args.tower)
-    settings = TrainSettings(
-        steps=args.steps or DEFAULT_STEPS[args.tower],
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        hard_negatives=DEFAULT_HARD_NEGATIVES[args.tower]
-        if args.hard_negatives is None
-        else args.hard_negatives,
-        mask_duplicates=not args.no_mask_duplicates,
-        seed=args.seed,
-        photometric=args.photometric,
-        **(
-            {
-                "negative_kinds": tuple(
-                    k.strip() for k in args.negative_kinds.split(",") if k.strip()
-                )
-            }
-            if args.negative_kinds
-            else {}
-        ),
-    )
+    kinds = {}
+    if args.negative_kinds:
+        kinds["negative_kinds"] = tuple(
+            k.strip() for k in args.negative_kinds.split(",") if k.strip()
+        )
+    try:
+        settings = TrainSettings(
+            steps=args.steps or DEFAULT_STEPS[args.tower],
+            batch_size=args.batch_size,
+            lr=args.lr,
+            weight_decay=args.weight_decay,
+            hard_negatives=DEFAULT_HARD_NEGATIVES[args.tower]
+            if args.hard_negatives is None
+            else args.hard_negatives,
+            mask_duplicates=not args.no_mask_duplicates,
+            seed=args.seed,
+            photometric=args.photometric,
+            **kinds,
+        )
+    except ValueError as err:  # a bad setting: say which, before any training
+        print(f"train_toyclip.py: error: {err}", file=sys.stderr)
+        return 2
 
     def report(record: dict) -> None:
         step = record["step"] + 1

@@ -87,3 +87,14 @@ def test_shipped_toy_weights_stay_well_under_50_mb():
     files = [p for f in folders for p in f.rglob("*") if p.is_file()]
     assert any(p.name == "stage_1.safetensors" for p in files)
     assert sum(p.stat().st_size for p in files) < 50e6
+
+
+def test_training_script_refuses_a_bad_setting_before_training(tmp_path):
+    out = tmp_path / "never"
+    cmd = [sys.executable, str(ROOT / "benchmarks" / "train_toyclip.py"), "--tower", "vit",
+           "--negative-kinds", "relation_flip", "--out", str(out)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert "error: negative_kinds must be a non-empty subset" in res.stderr
+    assert "relation_flip" in res.stderr and "Traceback" not in res.stderr
+    assert not out.exists()
