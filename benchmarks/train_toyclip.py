@@ -71,11 +71,46 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="photometric augmentation (background level/tint, contrast shrink, pixel noise): "
         "robust to what generated images show and renders never do",
     )
+    p.add_argument(
+        "--position-blind",
+        action="store_true",
+        help="same objects in another arrangement are not negatives of each other (nothing in the "
+        "loss rewards knowing positions, as for real CLIP); refuses the relation kinds of hard "
+        "negatives",
+    )
+    p.add_argument(
+        "--init",
+        help="continue from these weights (a toy CLIP name such as toyclip-vit, toyclip:FOLDER or a "
+        "folder; same tower and config) with a fresh warm-up and decay of --steps steps",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--eval-scenes", type=int, default=2048, help="held-out scenes for the figures")
     p.add_argument("--log-every", type=int, default=50)
     return p.parse_args(argv)
+
+
+def load_init(name: str, config):
+    """``(model, record)`` for ``--init``: the weights to continue from and what to record about
+    them (name, folder, sha256 of model.safetensors). ValueError when they are missing or were
+    trained with another config than ``config``."""
+    import hashlib
+    from pathlib import Path
+
+    from evaluators.toyclip import is_toyclip_name, load_toyclip, resolve_toyclip
+
+    folder = resolve_toyclip(name) if is_toyclip_name(name) else Path(name)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ValueError(f"--init {name}: no {weights} (give a toy CLIP name or a trained folder)")
+    model, init_config = load_toyclip(folder)
+    if init_config != config:
+        raise ValueError(
+            f"--init {name} was trained with another config ({init_config.image_tower} tower, "
+            f"{init_config.to_dict()}); it must equal this run's ({config.to_dict()})"
+        )
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    return model, {"name": name, "folder": str(folder), "sha256": digest}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             mask_duplicates=not args.no_mask_duplicates,
             seed=args.seed,
             photometric=args.photometric,
+            position_blind=args.position_blind,
             **kinds,
         )
+        init, init_record = load_init(args.init, config) if args.init else (None, None)
     except ValueError as err:  # a bad setting: say which, before any training
         print(f"train_toyclip.py: error: {err}", file=sys.stderr)
         return 2
@@ -122,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     start = time.perf_counter()
-    model, history = train_toyclip(config, settings, device=args.device, on_step=report)
+    model, history = train_toyclip(config, settings, device=args.device, on_step=report, init=init)
     train_seconds = time.perf_counter() - start
     seconds = [r["seconds"] for r in history]
     timing = {
@@ -139,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "tower": args.tower,
         "parameters": count_parameters(model),
         "settings": settings.to_dict(),
+        "init": init_record,
         "final_loss": round(history[-1]["loss"], 4),
         "timing": timing,
         "figures": figures,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -361,13 +361,21 @@ class FidEvaluator(_FeatureEvaluator):
         settings: dict[str, Any] | None = None,
         bootstrap_rounds: int = 0,
         seed: int = 0,
+        reference_labels: Sequence[str] | None = None,
     ):
         """``bootstrap_rounds`` > 0 adds a 95% interval by resampling prompts
         (:func:`evaluators.fid_stats.bootstrap_frechet`); it keeps float64 statistics per prompt
-        (``d x d`` each: 128 KiB for 128-d toy features, 32 MiB for Inception's 2048)."""
+        (``d x d`` each: 128 KiB for 128-d toy features, 32 MiB for Inception's 2048).
+
+        ``reference_labels``: the prompt id of each row of ``reference.features`` (a reference made
+        per prompt, e.g. ground truth per caption). When given, and the labels are exactly the
+        run's prompt ids, the bootstrap is *paired*: every round resamples the same prompts in the
+        run and in the reference. Otherwise the reference is held fixed (said in ``ci_method``).
+        """
         if bootstrap_rounds < 0:
             raise ValueError(f"bootstrap_rounds must be >= 0, got {bootstrap_rounds}")
         self.bootstrap_rounds, self.seed = bootstrap_rounds, seed
+        self.reference_labels = list(reference_labels) if reference_labels is not None else None
         super().__init__(features, reference, settings)
 
     def reset(self) -> None:
@@ -405,6 +413,7 @@ class FidEvaluator(_FeatureEvaluator):
 
         if not self.bootstrap_rounds or len(self.by_prompt) < 2 or not np.isfinite(value):
             return None, None, None
+        ref_groups = self._paired_reference_groups(ref)
         low, high = bootstrap_frechet(
             list(self.by_prompt.values()),
             ref.stats.mean(),
@@ -412,12 +421,34 @@ class FidEvaluator(_FeatureEvaluator):
             value,
             self.bootstrap_rounds,
             self.seed,
+            ref_groups=ref_groups,
+        )
+        how = (
+            "paired: each round resamples the same prompts in the run and in the reference"
+            if ref_groups is not None
+            else "reference fixed"
         )
         method = (
-            f"bootstrap over prompts (reference fixed; spread of the replicates centred on the "
-            f"estimate), {self.bootstrap_rounds} rounds, seed {self.seed}"
+            f"bootstrap over prompts ({how}; spread of the replicates centred on the estimate), "
+            f"{self.bootstrap_rounds} rounds, seed {self.seed}"
         )
         return low, high, method
+
+    def paired_with(self, prompt_ids: Sequence[str]) -> bool:
+        """Whether the bootstrap over these run prompts would be paired with the reference."""
+        return self.reference_labels is not None and set(self.reference_labels) == set(prompt_ids)
+
+    def _paired_reference_groups(self, ref: ReferenceStats) -> list[FeatureStats] | None:
+        """The reference's statistics per prompt, in ``by_prompt`` order, or None (fixed)."""
+        if not self.paired_with(list(self.by_prompt)) or ref.features is None:
+            return None
+        feats = np.asarray(ref.features, dtype=np.float64)
+        if len(feats) != len(self.reference_labels):
+            raise ValueError(
+                f"reference labels: {len(self.reference_labels)} labels for {len(feats)} features"
+            )
+        labels = np.asarray(self.reference_labels)
+        return [FeatureStats(feats.shape[1]).update(feats[labels == pid]) for pid in self.by_prompt]
 
     def compute(self) -> MetricResult:
         ref = self._need_reference()

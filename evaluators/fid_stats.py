@@ -120,15 +120,24 @@ def bootstrap_frechet(
     rounds: int,
     seed: int = 0,
     level: float = 0.95,
+    ref_groups: list[FeatureStats] | None = None,
 ) -> tuple[float, float]:
     """Bootstrap interval of the Frechet distance over resampled prompts, around ``estimate``.
 
     Each round draws ``len(groups)`` prompts with replacement (a prompt keeps all its images) and
     merges their sufficient statistics (count, sum, sum of outer products, weighted by how often a
-    prompt was drawn) into one Gaussian, whose distance to the fixed reference ``N(ref_mu,
-    ref_sigma)`` is computed with :func:`frechet_distance`. The reference is held fixed: the
-    interval covers the sampling of the generated set (prompts and their images), not the
-    reference's own sampling noise. Rounds whose covariance is degenerate are skipped.
+    prompt was drawn) into one Gaussian, whose distance to the reference is computed with
+    :func:`frechet_distance`. Rounds whose covariance is degenerate are skipped.
+
+    The reference is either held fixed at ``N(ref_mu, ref_sigma)`` or, with ``ref_groups`` (the
+    reference's statistics per prompt, aligned with ``groups``: reference images made for the same
+    prompts, as ground truth per caption is), *paired*: each round merges the reference groups of
+    the same draw with the same weights, so run and reference always describe the same prompts.
+    Pairing is the right resampling when the reference is prompt-matched: FID then measures how
+    far the images are from the truth *for these prompts*, and a fixed reference would add, to
+    every round, the mismatch between a resampled prompt mix and the original one (for a run
+    drawn from the reference's own distribution this mismatch, not the images, set the width:
+    measured in benchmarks/RESULTS.md). Neither version covers the reference images' own noise.
 
     A resample repeats images, which shrinks the covariance's effective sample size, so FID's
     bootstrap replicates sit *above* the estimate (FID is biased upward in small samples). The
@@ -144,21 +153,22 @@ def bootstrap_frechet(
         raise ValueError(
             f"a FID bootstrap needs rounds >= 1 and >= 2 prompts, got {rounds}, {len(groups)}"
         )
-    counts = np.array([g.count for g in groups], dtype=np.float64)
-    totals = np.stack([g.total for g in groups])
-    outers = np.stack([g.outer for g in groups]).reshape(len(groups), -1)
+    if ref_groups is not None and len(ref_groups) != len(groups):
+        raise ValueError(
+            f"paired FID bootstrap: {len(ref_groups)} reference groups for {len(groups)} prompts"
+        )
+    run_side = _GroupStats(groups)
+    ref_side = _GroupStats(ref_groups) if ref_groups is not None else None
     rng = np.random.default_rng(seed)
-    dim = totals.shape[1]
     values = []
     for _ in range(rounds):
         w = rng.multinomial(len(groups), np.full(len(groups), 1.0 / len(groups))).astype(np.float64)
-        n = float(w @ counts)
-        if n < 2:
+        gaussian = run_side.merged(w)
+        ref = (ref_mu, ref_sigma) if ref_side is None else ref_side.merged(w)
+        if gaussian is None or ref is None:
             continue
-        mu = (w @ totals) / n
-        cov = ((w @ outers).reshape(dim, dim) - n * np.outer(mu, mu)) / (n - 1)
         try:
-            values.append(frechet_distance(mu, (cov + cov.T) / 2, ref_mu, ref_sigma))
+            values.append(frechet_distance(*gaussian, *ref))
         except ValueError:  # sqrtm with an imaginary component: skip the round
             continue
     if not values:
@@ -166,6 +176,26 @@ def bootstrap_frechet(
     alpha = (1 - level) / 2
     low, mid, high = np.quantile(values, [alpha, 0.5, 1 - alpha])
     return max(0.0, float(estimate - (mid - low))), float(estimate + (high - mid))
+
+
+class _GroupStats:
+    """Per-prompt sufficient statistics stacked for weighted merging (bootstrap rounds)."""
+
+    def __init__(self, groups: list[FeatureStats]) -> None:
+        self.counts = np.array([g.count for g in groups], dtype=np.float64)
+        self.totals = np.stack([g.total for g in groups])
+        self.outers = np.stack([g.outer for g in groups]).reshape(len(groups), -1)
+        self.dim = self.totals.shape[1]
+
+    def merged(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Mean and (symmetrised) covariance of the groups repeated ``weights`` times; None when
+        fewer than 2 images are drawn."""
+        n = float(weights @ self.counts)
+        if n < 2:
+            return None
+        mu = (weights @ self.totals) / n
+        cov = ((weights @ self.outers).reshape(self.dim, self.dim) - n * np.outer(mu, mu)) / (n - 1)
+        return mu, (cov + cov.T) / 2
 
 
 def kernel_inception_distance(

@@ -14,7 +14,11 @@ Loss (symmetric InfoNCE, CLIP's): with L2-normalised image features ``I [B, D]``
 
 When ``mask_duplicates`` (default), an off-diagonal pair whose two scenes have the same *meaning*
 (frequent: the training split has only 618 meanings) is set to ``-inf`` in both logits instead of
-counting as a negative. AdamW (betas 0.9/0.98, eps 1e-6 as open_clip) with weight decay on
+counting as a negative. With ``position_blind``, so is a pair whose scenes hold the same objects
+and differ only in where they stand ("a red circle left of a blue square" vs "... above a blue
+square"): nothing in the loss then rewards knowing positions, as for real CLIP, whose web captions
+almost never contrast two arrangements of the same objects (the relation kinds of hard negatives
+are refused with it). AdamW (betas 0.9/0.98, eps 1e-6 as open_clip) with weight decay on
 matrices only (not on biases, norms, embeddings' gains or ``logit_scale``, open_clip's rule);
 learning rate linear warm-up over ``warmup_fraction`` of the steps then cosine decay to 0;
 ``logit_scale`` clamped to ``[0, log 100]`` after each step (open_clip). A fixed step count and
@@ -52,6 +56,9 @@ from evaluators.toyclip import ToyClipConfig, create_toyclip
 
 log = logging.getLogger(__name__)
 
+#: Corruption kinds that change only where objects stand (refused with ``position_blind``).
+POSITION_KINDS: tuple[str, ...] = ("relation_flipped", "objects_swapped")
+
 __all__ = ["TrainSettings", "TrainingBatch", "lr_at", "make_training_batch", "train_toyclip"]
 
 #: open_clip's ceiling on the learned inverse temperature (100).
@@ -73,9 +80,16 @@ class TrainSettings:
     split: str = "train"
     photometric: bool = False
     negative_kinds: tuple[str, ...] = CORRUPTIONS
+    position_blind: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "negative_kinds", tuple(self.negative_kinds))
+        positional = sorted(set(self.negative_kinds) & set(POSITION_KINDS))
+        if self.position_blind and self.hard_negatives and positional:
+            raise ValueError(
+                f"position_blind training cannot use the position kinds of hard negatives "
+                f"({', '.join(positional)}): leave them out of negative_kinds"
+            )
         unknown = sorted(set(self.negative_kinds) - set(CORRUPTIONS))
         if unknown or not self.negative_kinds:
             raise ValueError(
@@ -106,13 +120,15 @@ class TrainSettings:
 @dataclass
 class TrainingBatch:
     """``images [B, 3, 64, 64]`` in ``[-1, 1]``, ``tokens [B, 16]``, ``negatives [B*K, 16]`` or None
-    (row ``i*K + k`` corrupts image i), ``meaning_ids [B]`` int64 (equal ids = same meaning)."""
+    (row ``i*K + k`` corrupts image i), ``meaning_ids [B]`` int64 (equal ids = same meaning),
+    ``content_ids [B]`` int64 (equal ids = same objects, whatever their arrangement)."""
 
     images: torch.Tensor
     tokens: torch.Tensor
     negatives: torch.Tensor | None
     meaning_ids: torch.Tensor
     scenes: list[Scene]
+    content_ids: torch.Tensor | None = None
 
 
 def make_training_batch(
@@ -145,13 +161,22 @@ def make_training_batch(
         negatives = tokenizer(texts)
     index: dict[Scene, int] = {}
     ids = [index.setdefault(meaning_of(s), len(index)) for s in scenes]
+    contents: dict[tuple, int] = {}
+    content_ids = [contents.setdefault(content_of(s), len(contents)) for s in scenes]
     return TrainingBatch(
         images,
         tokenizer([caption_of(s) for s in scenes]),
         negatives,
         torch.tensor(ids, dtype=torch.long),
         scenes,
+        torch.tensor(content_ids, dtype=torch.long),
     )
+
+
+def content_of(scene: Scene) -> tuple:
+    """What a scene shows, leaving out where: its objects as a sorted tuple plus its count (two
+    relation scenes of the same two objects have equal contents whatever the relation)."""
+    return (tuple(sorted(scene.things)), scene.kind)
 
 
 #: Photometric augmentation (``TrainSettings.photometric``): background level (in [-1, 1] units)
@@ -201,7 +226,10 @@ def lr_at(step: int, settings: TrainSettings) -> float:
 
 
 def contrastive_loss(
-    model: nn.Module, batch: TrainingBatch, mask_duplicates: bool = True
+    model: nn.Module,
+    batch: TrainingBatch,
+    mask_duplicates: bool = True,
+    position_blind: bool = False,
 ) -> torch.Tensor:
     """The symmetric InfoNCE of the module docstring (scalar tensor)."""
     b = batch.images.shape[0]
@@ -211,8 +239,11 @@ def contrastive_loss(
     scale = model.logit_scale.exp()
     logits_img = scale * image @ text.T
     logits_txt = scale * text[:b] @ image.T
-    if mask_duplicates:
-        same = batch.meaning_ids[:, None] == batch.meaning_ids[None, :]
+    if mask_duplicates or position_blind:
+        ids = batch.content_ids if position_blind else batch.meaning_ids
+        if ids is None:
+            raise ValueError("position_blind needs the batch's content_ids")
+        same = ids[:, None] == ids[None, :]
         same &= ~torch.eye(b, dtype=torch.bool, device=same.device)
         logits_img[:, :b] = logits_img[:, :b].masked_fill(same, float("-inf"))
         logits_txt = logits_txt.masked_fill(same, float("-inf"))
@@ -236,15 +267,20 @@ def train_toyclip(
     settings: TrainSettings,
     device: str = "cpu",
     on_step: Callable[[dict[str, float]], None] | None = None,
+    init: nn.Module | None = None,
 ) -> tuple[nn.Module, list[dict]]:
-    """Train a fresh toy CLIP; returns ``(model in eval mode, history)``.
+    """Train a toy CLIP, fresh or (``init``, a model of the same ``config``) continued from given
+    weights with a new warm-up and decay; returns ``(model in eval mode, history)``.
 
     ``history`` holds one dict per step: ``step``, ``loss``, ``lr``, ``logit_scale`` (exp),
     ``data_seconds`` and ``seconds`` (wall time of the whole step); ``on_step`` receives each.
     """
     rng = np.random.Generator(np.random.PCG64(settings.seed))
     tokenizer = ToyTokenizer(config.context_length)
-    model = create_toyclip(config, seed=settings.seed).to(device).train()
+    model = create_toyclip(config, seed=settings.seed)
+    if init is not None:
+        model.load_state_dict(init.state_dict())
+    model = model.to(device).train()
     optimizer = torch.optim.AdamW(
         _param_groups(model, settings.weight_decay), lr=settings.lr, betas=(0.9, 0.98), eps=1e-6
     )
@@ -263,13 +299,14 @@ def train_toyclip(
             batch.images = photometric_augment(batch.images, rng)
         batch.images, batch.tokens = batch.images.to(device), batch.tokens.to(device)
         batch.meaning_ids = batch.meaning_ids.to(device)
+        batch.content_ids = batch.content_ids.to(device)
         if batch.negatives is not None:
             batch.negatives = batch.negatives.to(device)
         data_seconds = time.perf_counter() - start
         lr = lr_at(step, settings)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        loss = contrastive_loss(model, batch, settings.mask_duplicates)
+        loss = contrastive_loss(model, batch, settings.mask_duplicates, settings.position_blind)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

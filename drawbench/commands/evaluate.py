@@ -91,9 +91,20 @@ def register(subparsers, summary: str) -> None:
         type=int,
         default=0,
         metavar="ROUNDS",
-        help="add a 95%% FID interval by resampling prompts ROUNDS times, reference held fixed "
-        "(default 0: none; keeps d x d statistics per prompt, cheap for 128-d toy features, "
-        "32 MiB per prompt for Inception)",
+        help="add a 95%% FID interval by resampling prompts ROUNDS times (default 0: none; keeps "
+        "d x d statistics per prompt, cheap for 128-d toy features, 32 MiB per prompt for "
+        "Inception); see --fid-bootstrap-pairing for how the reference is treated",
+    )
+    p.add_argument(
+        "--fid-bootstrap-pairing",
+        choices=("auto", "paired", "fixed"),
+        default="auto",
+        help="auto (default): when --reference is a folder of images grouped by prompt "
+        "(DIR/<prompt id>/<image>, as a run's images folder) for exactly this run's prompts, each "
+        "bootstrap round resamples the same prompts in the run and in the reference (paired: "
+        "right for a per-prompt reference such as ground truth per caption); otherwise the "
+        "reference is held fixed. paired: refuse when pairing is impossible. fixed: always "
+        "hold the reference fixed. The method used is recorded in metrics.json (ci_method)",
     )
     p.add_argument(
         "--prompts",
@@ -142,6 +153,7 @@ def options_from_args(args: argparse.Namespace):
         allow_tf32=args.allow_tf32,
         prompts=args.prompts,
         fid_bootstrap=args.fid_bootstrap,
+        fid_pairing=args.fid_bootstrap_pairing,
     )
 
 

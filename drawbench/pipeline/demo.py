@@ -185,7 +185,8 @@ def run_demo(
             "On held-out toy prompts the truth is known, so every metric must order ground truth > "
             f"trained cascade > untrained cascade. {passed} of {len(checks)} comparisons hold with "
             "95% intervals apart (CLIP score: bootstrap over prompts; toy FID: bootstrap over "
-            "prompts, reference fixed).",
+            "prompts, paired: each round resamples the same prompts in the run and in the "
+            "ground-truth reference).",
         ),
         Block("table", header=CHECK_HEADER, rows=check_rows(checks)),
         Block("heading", "Relation blindness: does the CLIP score miss what the judge sees?"),

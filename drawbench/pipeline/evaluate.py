@@ -61,6 +61,10 @@ class EvaluateOptions:
     prompts: str | None = None  # prompt file when run.json's set cannot be re-loaded by name
     seed: int = 0  # bootstrap and KID subsets
     fid_bootstrap: int = 0  # rounds of the FID interval over prompts (0: no interval)
+    # "auto": pair the bootstrap with a --reference DIR laid out as DIR/<prompt id>/<image> for
+    # exactly the run's prompts (a run's images folder), else hold the reference fixed; "paired":
+    # the same, refused when impossible; "fixed": always hold it fixed
+    fid_pairing: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class EvaluationPlan:
     clip_weights: Path | None = None
     reference: Any = None  # ReferenceStats (npz) or None
     reference_files: list[Path] | None = None  # reference folder to compute
+    reference_labels: list[str] | None = None  # prompt id per reference file (paired FID bootstrap)
     fid_settings: dict[str, Any] = field(default_factory=dict)
     input_warnings: list[str] = field(default_factory=list)
     random_weights: list[str] = field(default_factory=list)
@@ -271,12 +276,23 @@ def _plan_fid(plan: EvaluationPlan, sizes: list[tuple[int, int]]) -> None:
         "resolution": resolution_of(sizes),
     }
     ref = Path(opts.reference)
+    if opts.fid_pairing not in FID_PAIRINGS:
+        raise EvaluationError(
+            f"unknown FID bootstrap pairing {opts.fid_pairing!r}; use one of {', '.join(FID_PAIRINGS)}"
+        )
     if ref.is_dir():
         try:
             plan.reference_files = list_images(ref)
         except FileNotFoundError as err:
             raise EvaluationError(f"--reference {ref}: {err}") from None
+        if opts.fid_bootstrap and opts.fid_pairing != "fixed":
+            plan.reference_labels = _paired_labels(plan, ref)
         return
+    if opts.fid_bootstrap and opts.fid_pairing == "paired":
+        raise EvaluationError(
+            f"--fid-bootstrap-pairing paired needs --reference to be a folder of images grouped "
+            f"by prompt (DIR/<prompt id>/<image>), not the statistics file {ref}"
+        )
     try:
         plan.reference = load_reference(ref)
         check_compatible(plan.reference.provenance, plan.fid_settings, where=f"reference {ref}")
@@ -449,6 +465,34 @@ def decode_pass(
 
 # --------------------------------------------------------------------------- references
 
+FID_PAIRINGS = ("auto", "paired", "fixed")
+
+
+def _paired_labels(plan: EvaluationPlan, root: Path) -> list[str] | None:
+    """Prompt id of each reference file when the folder is ``root/<prompt id>/<image>`` for exactly
+    the run's prompts (then the FID bootstrap is paired); None otherwise, or EvaluationError when
+    ``fid_pairing`` is "paired"."""
+    labels = [p.relative_to(root).parts for p in plan.reference_files]
+    run_ids = {it.prompt_id for it in plan.items}
+    problem = None
+    if any(len(parts) != 2 for parts in labels):
+        problem = "not every reference image sits in a folder named after its prompt id"
+    elif {parts[0] for parts in labels} != run_ids:
+        ref_ids = {parts[0] for parts in labels}
+        problem = (
+            f"its prompt folders are not the run's prompt ids ({len(ref_ids - run_ids)} extra, "
+            f"{len(run_ids - ref_ids)} missing)"
+        )
+    if problem is None:
+        return [parts[0] for parts in labels]
+    if plan.options.fid_pairing == "paired":
+        raise EvaluationError(
+            f"--fid-bootstrap-pairing paired: reference {root}: {problem} (a run's images folder "
+            "has this layout; use --fid-bootstrap-pairing fixed to hold the reference fixed)"
+        )
+    log.info("FID bootstrap holds reference %s fixed: %s", root, problem)
+    return None
+
 
 def reference_item(path: Path) -> ImageItem:
     return ImageItem(path, "", "", "")
@@ -586,6 +630,7 @@ def build_evaluators(plan: EvaluationPlan, progress: bool = True) -> dict[str, A
                 kw: dict[str, Any] = {"seed": opts.seed}
                 if name == "fid":
                     kw["bootstrap_rounds"] = opts.fid_bootstrap
+                    kw["reference_labels"] = plan.reference_labels
                 out[name] = create_evaluator(
                     name, features=features, reference=plan.reference, settings=settings, **kw
                 )

@@ -23,6 +23,7 @@ DEFAULT_TEXT_ENCODER = "google/t5-v1_1-xxl"
 DEFAULT_MAX_TEXT_LENGTH = 128
 
 ARCHITECTURES = ("base", "efficient")
+TEXT_POOLINGS = ("mean", "last")
 PREDICTIONS = ("eps", "v")
 
 
@@ -43,6 +44,11 @@ class UNetConfig:
     ``coord_channels`` (base only; not in the paper): two coordinate channels (x and y in
     ``[-1, 1]``) appended to the input, as in CoordConv (Liu et al. 2018), so that where a pixel
     is can enter attention queries directly; the toy cascade uses it to learn left/right/above/below.
+    ``text_pooling``: how the pooled text vector (added to the noise-level embedding, FiLM in every
+    ResBlock) is made from the token features: ``"mean"`` over real tokens (the paper, for T5's
+    bidirectional tokens) or ``"last"``, the last real token's feature, which for a causal text
+    encoder (a CLIP text tower, as in the toy cascade) is the only token that has seen the whole
+    caption; CLIP pools the same way.
     """
 
     architecture: str
@@ -57,8 +63,13 @@ class UNetConfig:
     context_dim: int = 512
     dropout: float = 0.0
     coord_channels: bool = False
+    text_pooling: str = "mean"
 
     def __post_init__(self) -> None:
+        if self.text_pooling not in TEXT_POOLINGS:
+            raise ValueError(
+                f"unet.text_pooling must be one of {TEXT_POOLINGS}, got {self.text_pooling!r}"
+            )
         if self.coord_channels and self.architecture != "base":
             raise ValueError("unet.coord_channels is implemented for the base U-Net only")
         if self.architecture not in ARCHITECTURES:

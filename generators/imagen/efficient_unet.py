@@ -43,7 +43,9 @@ class EfficientUNet(nn.Module):
         cfg = config
         chans = cfg.level_channels()
         self.super_resolution = super_resolution
-        self.conditioner = Conditioner(text_dim, cfg.context_dim, cfg.cond_dim, super_resolution)
+        self.conditioner = Conditioner(
+            text_dim, cfg.context_dim, cfg.cond_dim, super_resolution, cfg.text_pooling
+        )
         self.conv_in = nn.Conv2d(6 if super_resolution else 3, chans[0], 3, padding=1)
 
         def attn(c: int, level: int) -> AttentionBlock:

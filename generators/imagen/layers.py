@@ -54,12 +54,18 @@ class TextConditioning(nn.Module):
     """T5 token embeddings -> cross-attention context and a pooled conditioning vector.
 
     ``context = Linear(LayerNorm(text))`` ``[B, L, context_dim]``; ``pooled = Linear(masked mean of
-    context)`` ``[B, cond_dim]``; a sample with no valid token (the unconditional half of
-    classifier-free guidance) gets a learned null pooled vector instead.
+    context)`` ``[B, cond_dim]`` (``pooling="mean"``) or ``Linear(context at the last real token)``
+    (``pooling="last"``, for causal text encoders); a sample with no valid token (the
+    unconditional half of classifier-free guidance) gets a learned null pooled vector instead.
     """
 
-    def __init__(self, text_dim: int, context_dim: int, cond_dim: int) -> None:
+    def __init__(
+        self, text_dim: int, context_dim: int, cond_dim: int, pooling: str = "mean"
+    ) -> None:
         super().__init__()
+        if pooling not in ("mean", "last"):
+            raise ValueError(f"text pooling must be 'mean' or 'last', got {pooling!r}")
+        self.pooling = pooling
         self.norm = nn.LayerNorm(text_dim)
         self.proj = nn.Linear(text_dim, context_dim)
         self.to_pooled = nn.Linear(context_dim, cond_dim)
@@ -69,7 +75,13 @@ class TextConditioning(nn.Module):
         context = self.proj(self.norm(text))
         m = mask[..., None].to(context.dtype)
         count = m.sum(1)
-        pooled = self.to_pooled((context * m).sum(1) / count.clamp(min=1.0))
+        if self.pooling == "last":
+            # index of the last True in each row (0 for an all-False row, replaced by null below)
+            positions = torch.arange(mask.shape[1], device=mask.device)
+            last = (mask.long() * positions).argmax(dim=1)
+            pooled = self.to_pooled(context[torch.arange(context.shape[0]), last])
+        else:
+            pooled = self.to_pooled((context * m).sum(1) / count.clamp(min=1.0))
         pooled = torch.where(count > 0, pooled, self.null_pooled.to(pooled.dtype))
         return context, pooled
 
@@ -204,11 +216,16 @@ class Conditioner(nn.Module):
     """
 
     def __init__(
-        self, text_dim: int, context_dim: int, cond_dim: int, super_resolution: bool
+        self,
+        text_dim: int,
+        context_dim: int,
+        cond_dim: int,
+        super_resolution: bool,
+        text_pooling: str = "mean",
     ) -> None:
         super().__init__()
         self.time = ScalarEmbedding(cond_dim)
-        self.text = TextConditioning(text_dim, context_dim, cond_dim)
+        self.text = TextConditioning(text_dim, context_dim, cond_dim, text_pooling)
         self.aug = ScalarEmbedding(cond_dim) if super_resolution else None
 
     def forward(

@@ -37,7 +37,9 @@ class UNet(nn.Module):
         cfg = config
         chans = cfg.level_channels()
         self.super_resolution = super_resolution
-        self.conditioner = Conditioner(text_dim, cfg.context_dim, cfg.cond_dim, super_resolution)
+        self.conditioner = Conditioner(
+            text_dim, cfg.context_dim, cfg.cond_dim, super_resolution, cfg.text_pooling
+        )
         self.coord_channels = cfg.coord_channels
         in_channels = (6 if super_resolution else 3) + (2 if cfg.coord_channels else 0)
         self.conv_in = nn.Conv2d(in_channels, chans[0], 3, padding=1)

@@ -89,12 +89,23 @@ def test_shipped_toy_weights_stay_well_under_50_mb():
     assert sum(p.stat().st_size for p in files) < 50e6
 
 
-def test_training_script_refuses_a_bad_setting_before_training(tmp_path):
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        (["--negative-kinds", "relation_flip"], "error: negative_kinds must be a non-empty subset"),
+        (["--position-blind"], "cannot use the position kinds of hard negatives"),  # default kinds
+        (["--init", "toyclip-coordconv"], "was trained with another config (coordconv tower"),
+        (
+            ["--init", "no/such/folder"],
+            "--init no/such/folder: no no/such/folder/model.safetensors",
+        ),
+    ],
+)
+def test_training_script_refuses_a_bad_setting_before_training(tmp_path, extra, expected):
     out = tmp_path / "never"
     cmd = [sys.executable, str(ROOT / "benchmarks" / "train_toyclip.py"), "--tower", "vit",
-           "--negative-kinds", "relation_flip", "--out", str(out)]  # fmt: skip
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+           *extra, "--out", str(out)]  # fmt: skip
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert res.returncode == 2
-    assert "error: negative_kinds must be a non-empty subset" in res.stderr
-    assert "relation_flip" in res.stderr and "Traceback" not in res.stderr
+    assert expected in res.stderr and "Traceback" not in res.stderr
     assert not out.exists()

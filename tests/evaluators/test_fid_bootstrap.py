@@ -47,3 +47,28 @@ def test_bad_arguments_are_refused():
         bootstrap_frechet(g, ref.mean(), ref.covariance(), 0.1, 0)
     with pytest.raises(ValueError, match="2 prompts"):
         bootstrap_frechet(g[:1], ref.mean(), ref.covariance(), 0.1, 10)
+
+
+def test_paired_bootstrap_resamples_the_same_prompts_in_run_and_reference():
+    rng = np.random.default_rng(0)
+    # prompts differ a lot from each other; within a prompt, run and reference images agree
+    centres = [rng.normal(0.0, 3.0, size=4) for _ in range(12)]
+    run = [FeatureStats.from_features(c + rng.normal(size=(6, 4))) for c in centres]
+    ref_groups = [FeatureStats.from_features(c + rng.normal(size=(6, 4))) for c in centres]
+    ref = ref_groups[0]
+    for g in ref_groups[1:]:
+        ref = ref.merge(g)
+    est = _fid(run, ref)
+    fixed = bootstrap_frechet(run, ref.mean(), ref.covariance(), est, 300, seed=2)
+    paired = bootstrap_frechet(
+        run, ref.mean(), ref.covariance(), est, 300, seed=2, ref_groups=ref_groups
+    )
+    assert fixed[0] <= est <= fixed[1] and paired[0] <= est <= paired[1]
+    # a fixed reference adds the mismatch between the resampled prompt mix and the original one
+    assert paired[1] - paired[0] < (fixed[1] - fixed[0]) / 3
+    # a run identical to its reference: every paired round is the same set twice, FID 0
+    assert bootstrap_frechet(
+        ref_groups, ref.mean(), ref.covariance(), 0.0, 50, ref_groups=ref_groups
+    ) == pytest.approx((0.0, 0.0), abs=1e-6)
+    with pytest.raises(ValueError, match="3 reference groups for 12 prompts"):
+        bootstrap_frechet(run, ref.mean(), ref.covariance(), est, 10, ref_groups=ref_groups[:3])

@@ -12,7 +12,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("open_clip")
 pytest.importorskip("safetensors")
 
-from drawbench.toyworld import parse_caption  # noqa: E402
+from drawbench.toyworld import caption_of, parse_caption  # noqa: E402
 from drawbench.toyworld_corrupt import CORRUPTIONS  # noqa: E402
 from drawbench.toyworld_render import render_scene  # noqa: E402
 from drawbench.toyworld_text import ToyTokenizer  # noqa: E402
@@ -28,7 +28,9 @@ from evaluators.toyclip import (  # noqa: E402
 )
 from evaluators.toyclip_eval import compute_scores, evaluate_toyclip  # noqa: E402
 from evaluators.toyclip_train import (  # noqa: E402
+    TrainingBatch,
     TrainSettings,
+    content_of,
     contrastive_loss,
     lr_at,
     make_training_batch,
@@ -153,6 +155,60 @@ def test_hard_negatives_come_from_the_chosen_kinds_only():
         make_training_batch(
             np.random.default_rng(0), 16, tok, hard_negatives=2, negative_kinds=("colours_swapped",)
         )
+
+
+def test_position_blind_training_never_contrasts_two_arrangements_of_the_same_objects():
+    tok = ToyTokenizer()
+    left = parse_caption("a red circle to the left of a blue square")
+    others = [
+        parse_caption("a red circle to the right of a blue square"),
+        parse_caption("a blue square above a red circle"),
+    ]
+    assert all(content_of(o) == content_of(left) for o in others)
+    assert content_of(parse_caption("a red circle to the left of a green square")) != content_of(
+        left
+    )
+    assert content_of(parse_caption("two red circles")) != content_of(parse_caption("a red circle"))
+    scenes = [left, *others]
+    batch = TrainingBatch(
+        images=torch.stack([_images(1)[0] * (k + 1) / 3 for k in range(3)]),
+        tokens=tok([caption_of(s) for s in scenes]),
+        negatives=None,
+        meaning_ids=torch.tensor([0, 0, 1]),  # the first two captions mean the same scene
+        scenes=scenes,
+        content_ids=torch.tensor([0, 0, 0]),
+    )
+    model = create_toyclip(ToyClipConfig(image_tower="coordconv")).eval()
+    with torch.no_grad():
+        # every off-diagonal pair is the same objects elsewhere: no negatives left, loss exactly 0
+        assert contrastive_loss(model, batch, position_blind=True).item() == 0.0
+        assert contrastive_loss(model, batch, mask_duplicates=True).item() > 0.0
+    made = make_training_batch(np.random.default_rng(0), 64, tok)
+    ids, contents = made.content_ids.tolist(), [content_of(s) for s in made.scenes]
+    for i in range(64):
+        for j in range(64):
+            assert (ids[i] == ids[j]) == (contents[i] == contents[j])
+    with pytest.raises(ValueError, match=r"position kinds.*relation_flipped"):
+        TrainSettings(steps=1, hard_negatives=2, position_blind=True)  # default kinds: all
+    kinds = ("colour_replaced", "shape_replaced", "count_changed", "colours_swapped")
+    settings = TrainSettings(steps=1, hard_negatives=2, negative_kinds=kinds, position_blind=True)
+    assert TrainSettings.from_dict(settings.to_dict()) == settings
+
+
+def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def test_training_continues_from_init_weights():
+    config = ToyClipConfig(image_tower="coordconv")
+    first, _ = train_toyclip(config, TrainSettings(steps=3, batch_size=8, seed=0))
+    settings = TrainSettings(steps=1, batch_size=8, seed=5, lr=0.0)  # lr 0: the weights stay put
+    continued, _ = train_toyclip(config, settings, init=first)
+    fresh, _ = train_toyclip(config, settings)
+    assert _same_weights(continued, first)  # started from init, not from seed 5's weights
+    assert _same_weights(fresh, create_toyclip(config, seed=5))
+    assert not _same_weights(fresh, first)
 
 
 def test_training_smoke_loss_goes_down_and_save_load_is_exact(tmp_path):

@@ -342,6 +342,42 @@ def test_toy_fid_through_the_pipeline_ranks_renders_far_below_noise(tmp_path, mo
     assert len(cached) == 1  # computed once, reused by the second run
 
 
+def test_toy_fid_bootstrap_pairs_with_a_reference_grouped_by_prompt(tmp_path, monkeypatch):
+    monkeypatch.setenv("DRAWBENCH_CACHE", str(tmp_path / "cache"))
+    run = make_toy_run(tmp_path / "renders", lambda i, p, j: render(p, j), 2)
+    grouped = make_toy_run(tmp_path / "truth", lambda i, p, j: render(p, 7000 + j), 3)
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for p in PROMPTS:
+        for j in range(3):
+            render(p, 7000 + j).save(flat / f"{p.id}-{j}.png")
+    fewer = make_toy_run(tmp_path / "fewer", lambda i, p, j: render(p, 7000 + j), 3, PROMPTS[:-1])
+
+    def evaluate(reference: Path, pairing: str = "auto"):
+        opts = options(
+            metrics=("fid",),
+            reference=str(reference),
+            fid_features="toyclip-coordconv",
+            fid_bootstrap=100,
+            fid_pairing=pairing,
+        )
+        return run_evaluation(plan_evaluation(run.path, opts), progress=False)["fid"]
+
+    paired, fixed = evaluate(grouped.path / "images"), evaluate(flat)
+    assert "paired: each round resamples the same prompts" in paired.ci_method
+    assert "reference fixed" in fixed.ci_method
+    assert paired.value == pytest.approx(fixed.value, rel=1e-9)  # same images, same estimate
+    assert "reference fixed" in evaluate(grouped.path / "images", "fixed").ci_method
+    assert "reference fixed" in evaluate(fewer.path / "images").ci_method  # prompts differ: auto
+    with pytest.raises(
+        EvaluationError,
+        match="not every reference image sits in a folder named after its prompt id",
+    ):
+        evaluate(flat, "paired")
+    with pytest.raises(EvaluationError, match=r"not the run's prompt ids \(0 extra, 1 missing\)"):
+        evaluate(fewer.path / "images", "paired")
+
+
 # --------------------------------------------------------------------------- compatibility
 
 

@@ -112,6 +112,36 @@ def test_coordinate_channels_tell_the_unet_where_a_pixel_is():
         dataclasses.replace(_unet_config("efficient"), coord_channels=True)
 
 
+def test_text_pooling_last_takes_the_last_real_token():
+    torch.manual_seed(0)
+    text = torch.randn(3, L, D)
+    mask = torch.tensor([[True] * 3 + [False] * 2, [True] * 5, [False] * 5])
+    cond = TextConditioning(D, 20, 32, pooling="last")
+    torch.nn.init.normal_(cond.null_pooled)
+    context, pooled = cond(text, mask)
+    expected = cond.to_pooled(torch.stack([context[0, 2], context[1, 4]]))
+    assert torch.allclose(pooled[:2], expected) and torch.equal(pooled[2], cond.null_pooled)
+    changed = text.clone()
+    changed[0, :2] += torch.randn(
+        2, D
+    )  # earlier tokens change: a "last" pooled vector does not, a mean one does
+    assert torch.allclose(cond(changed, mask)[1][0], pooled[0])
+    mean = TextConditioning(D, 20, 32)
+    assert not torch.allclose(mean(changed, mask)[1][0], mean(text, mask)[1][0])
+    cfg = dataclasses.replace(_unet_config("base"), text_pooling="last")
+    assert UNet(cfg, D).conditioner.text.pooling == "last"
+    assert (
+        EfficientUNet(
+            dataclasses.replace(cfg, architecture="efficient"), D
+        ).conditioner.text.pooling
+        == "last"
+    )
+    assert UNetConfig.from_dict(dataclasses.asdict(cfg)).text_pooling == "last"
+    assert _unet_config("base").text_pooling == "mean"  # the paper's default
+    with pytest.raises(ValueError, match="text_pooling must be one of"):
+        dataclasses.replace(cfg, text_pooling="max")
+
+
 def test_efficient_unet_without_self_attention_has_only_cross_attention():
     net = EfficientUNet(_unet_config("efficient", self_attn=(False, False), cross=(False, True)), D)
     attns = [m for m in net.modules() if isinstance(m, AttentionBlock)]
