@@ -72,3 +72,21 @@ def test_paired_bootstrap_resamples_the_same_prompts_in_run_and_reference():
     ) == pytest.approx((0.0, 0.0), abs=1e-6)
     with pytest.raises(ValueError, match="3 reference groups for 12 prompts"):
         bootstrap_frechet(run, ref.mean(), ref.covariance(), est, 10, ref_groups=ref_groups[:3])
+
+
+def test_calibration_benchmark_runs_and_paired_intervals_are_the_narrower(capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("open_clip")
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "fid_bootstrap_calibration.py"
+    spec = importlib.util.spec_from_file_location("fid_bootstrap_calibration", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    argv = ["--experiments", "3", "--prompts", "12", "--rounds", "40"]
+    assert module.main(argv) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["experiments"] == 3 and summary["prompts"] == 12
+    assert 0 < summary["paired_mean_width"] < summary["fixed_mean_width"]
