@@ -79,6 +79,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "negatives",
     )
     p.add_argument(
+        "--no-position-embedding",
+        action="store_true",
+        help="ViT only: zero and freeze the position embedding (the tower sees its patches as a "
+        "set: relation-blind by construction)",
+    )
+    p.add_argument(
         "--init",
         help="continue from these weights (a toy CLIP name such as toyclip-vit, toyclip:FOLDER or a "
         "folder; same tower and config) with a fresh warm-up and decay of --steps steps",
@@ -97,17 +103,19 @@ def load_init(name: str, config):
     import hashlib
     from pathlib import Path
 
-    from evaluators.toyclip import is_toyclip_name, load_toyclip, resolve_toyclip
+    from evaluators.toyclip import create_toyclip, is_toyclip_name, load_toyclip, resolve_toyclip
 
     folder = resolve_toyclip(name) if is_toyclip_name(name) else Path(name)
     weights = folder / "model.safetensors"
     if not weights.is_file():
         raise ValueError(f"--init {name}: no {weights} (give a toy CLIP name or a trained folder)")
     model, init_config = load_toyclip(folder)
-    if init_config != config:
+    shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    wanted = {k: tuple(v.shape) for k, v in create_toyclip(config).state_dict().items()}
+    if shapes != wanted:
         raise ValueError(
-            f"--init {name} was trained with another config ({init_config.image_tower} tower, "
-            f"{init_config.to_dict()}); it must equal this run's ({config.to_dict()})"
+            f"--init {name} has other tensors than this run's model ({init_config.image_tower} "
+            f"tower, {init_config.to_dict()}; this run: {config.to_dict()})"
         )
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     return model, {"name": name, "folder": str(folder), "sha256": digest}
@@ -123,7 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     from evaluators.toyclip_train import TrainSettings, train_toyclip
 
     torch.set_num_threads(args.threads)
-    config = ToyClipConfig(image_tower=args.tower)
+    config = ToyClipConfig(
+        image_tower=args.tower, vit_position_embedding=not args.no_position_embedding
+    )
     kinds = {}
     if args.negative_kinds:
         kinds["negative_kinds"] = tuple(

@@ -86,6 +86,9 @@ class ToyClipConfig:
     """Architecture of a toy CLIP (JSON is the source: :meth:`from_dict` / :meth:`to_dict`).
 
     ``vit_*`` fields apply to ``image_tower="vit"``, ``cnn_*`` ones to ``"coordconv"``.
+    ``vit_position_embedding=False`` keeps open_clip's ViT but sets its learned position embedding
+    to zero and freezes it: the tower then sees its patches as a set, so it cannot tell which
+    object stands where (relation-blind by construction, whatever the training length).
     """
 
     image_tower: str = "vit"
@@ -95,6 +98,7 @@ class ToyClipConfig:
     vit_width: int = 128
     vit_layers: int = 4
     vit_head_width: int = 32
+    vit_position_embedding: bool = True
     cnn_channels: tuple[int, ...] = (32, 64, 128, 128)
     cnn_strides: tuple[int, ...] = (2, 2, 2, 1)
     cnn_hidden: int = 256
@@ -236,6 +240,17 @@ def create_toyclip(config: ToyClipConfig, seed: int = 0) -> nn.Module:
             model = CLIP(**config.open_clip_config(), init_logit_scale=config.init_logit_scale)
         else:
             model = ToyCNNCLIP(config)
+    return apply_position_rule(model, config)
+
+
+def apply_position_rule(model: nn.Module, config: ToyClipConfig) -> nn.Module:
+    """Zero and freeze the ViT's position embedding when ``config.vit_position_embedding`` is
+    False (after creating a model or loading weights into it); returns ``model``."""
+    if config.image_tower == "vit" and not config.vit_position_embedding:
+        pos = model.visual.positional_embedding
+        with torch.no_grad():
+            pos.zero_()
+        pos.requires_grad_(False)
     return model
 
 

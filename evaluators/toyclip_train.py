@@ -52,7 +52,7 @@ from drawbench.toyworld import (
 from drawbench.toyworld_corrupt import CORRUPTIONS, corrupt, corruption_applies
 from drawbench.toyworld_render import render_scene
 from drawbench.toyworld_text import ToyTokenizer
-from evaluators.toyclip import ToyClipConfig, create_toyclip
+from evaluators.toyclip import ToyClipConfig, apply_position_rule, create_toyclip
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +280,7 @@ def train_toyclip(
     model = create_toyclip(config, seed=settings.seed)
     if init is not None:
         model.load_state_dict(init.state_dict())
+        apply_position_rule(model, config)
     model = model.to(device).train()
     optimizer = torch.optim.AdamW(
         _param_groups(model, settings.weight_decay), lr=settings.lr, betas=(0.9, 0.98), eps=1e-6

@@ -94,7 +94,7 @@ def test_shipped_toy_weights_stay_well_under_50_mb():
     [
         (["--negative-kinds", "relation_flip"], "error: negative_kinds must be a non-empty subset"),
         (["--position-blind"], "cannot use the position kinds of hard negatives"),  # default kinds
-        (["--init", "toyclip-coordconv"], "was trained with another config (coordconv tower"),
+        (["--init", "toyclip-coordconv"], "has other tensors than this run's model (coordconv"),
         (
             ["--init", "no/such/folder"],
             "--init no/such/folder: no no/such/folder/model.safetensors",

@@ -195,6 +195,26 @@ def test_position_blind_training_never_contrasts_two_arrangements_of_the_same_ob
     assert TrainSettings.from_dict(settings.to_dict()) == settings
 
 
+def test_vit_without_position_embedding_sees_its_patches_as_a_set():
+    config = ToyClipConfig(image_tower="vit", vit_position_embedding=False)
+    assert ToyClipConfig.from_dict(config.to_dict()) == config
+    model, _ = train_toyclip(config, TrainSettings(steps=2, batch_size=8, seed=0))
+    pos = model.visual.positional_embedding
+    assert not pos.requires_grad and float(pos.abs().max()) == 0.0  # zero after training too
+    image = _images(1)
+    # the 4x4 grid of 16x16 patches mirrored (each patch kept as it is): the objects move, the
+    # set of patches does not
+    moved = torch.cat([image[..., :, 16 * k : 16 * (k + 1)] for k in (3, 2, 1, 0)], dim=-1)
+    assert not torch.equal(moved, image)
+    with torch.no_grad():
+        a, b = model.encode_image(image), model.encode_image(moved)
+        assert torch.allclose(a, b, atol=1e-5)
+        with_pos = create_toyclip(ToyClipConfig(image_tower="vit"), seed=0).eval()
+        assert not torch.allclose(
+            with_pos.encode_image(image), with_pos.encode_image(moved), atol=1e-5
+        )
+
+
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     sa, sb = a.state_dict(), b.state_dict()
     return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
