@@ -323,9 +323,9 @@ def load_toyclip(directory: str | Path) -> tuple[nn.Module, ToyClipConfig]:
 
 
 #: Trained toy CLIPs shipped with the package (``evaluators/toyclip_weights/<name>/``), made by
-#: ``benchmarks/train_toyclip.py --tower vit --steps 2500`` and ``--tower coordconv`` (1,500
-#: steps), both ``--seed 0 --threads 1`` (each folder's config.json records its command and
-#: figures; benchmarks/RESULTS.md). The ViT is the toy world's CLIP-score model; the CoordConv
+#: ``benchmarks/train_toyclip.py`` (each folder's config.json records its exact command, seed and
+#: figures; benchmarks/RESULTS.md). The ViT (position embedding zeroed and frozen, photometric
+#: augmentation, no relation negatives) is the toy world's CLIP-score model; the CoordConv
 #: model the toy Imagen cascade's text encoder and a sharp judge of renders; ``toyclip-judge`` is
 #: the same CoordConv recipe trained with ``--photometric`` augmentation, robust to what generated
 #: images show (background tint, contrast shrink, noise): the demo's automatic judge.

@@ -2,16 +2,15 @@
 
 On held-out toy prompts the metrics must order ground truth > trained cascade > untrained
 cascade. Asserted here is what the shipped models reach (benchmarks/RESULTS.md has the figures):
-every comparison in the right order; CLIP score (the ViT toy CLIP) and toy FID separate trained
-from untrained with 95% intervals apart, and CLIP score separates ground truth from the cascade
-overall; the automatic judge (the photometric CoordConv toy CLIP) prefers ground truth to the
-cascade and the cascade to the untrained one on most prompts and almost never the reverse. At full size, also per
-category for trained vs untrained, and the relation blindness on Composition prompts: for the
-ground truth with every relation mirrored, the ViT CLIP score does not drop while the judge's
-preference does (relation_blindness.json and the report). Not asserted, because not reached
-(RESULTS.md): ground truth vs cascade apart on Counting and on toy FID, blindness on Positional,
-and the cascade pair (the toy cascade draws relations at chance). Both tests run the real command
-with the shipped weights (slow tier: CI runs them).
+every comparison in the right order and every one with 95% intervals apart except those listed in
+NOT_APART (CLIP score of ground truth vs cascade on Counting, and on Positional at reduced size:
+not reached); the automatic judge (the photometric CoordConv toy CLIP) prefers ground truth to the
+cascade and the cascade to the untrained one on most prompts and almost never the reverse; and the
+relation blindness with the ground truth as control: with every relation mirrored, the ViT CLIP
+score does not drop on Positional nor on Composition while the judge's preference does
+(relation_blindness.json and the report). Not asserted, because not reached (RESULTS.md): the
+cascade pair (the toy cascade draws relations at chance). Both tests run the real command with the
+shipped weights (slow tier: CI runs them).
 """
 
 from __future__ import annotations
@@ -48,12 +47,22 @@ def _demo(out, *extra):
     return res
 
 
-def _check_validity(out, categories: int) -> None:
+#: Comparisons (metric, scope, better run) whose intervals the shipped models do not keep apart.
+NOT_APART = {
+    "full": {("clip_score", "Counting", "ground-truth")},
+    "reduced": {
+        ("clip_score", "Counting", "ground-truth"),
+        ("clip_score", "Positional", "ground-truth"),
+    },
+}
+
+
+def _check_validity(out, size: str) -> None:
     checks = json.loads((out / "validity.json").read_text())
-    assert len(checks) == 2 * (1 + categories) + 2  # clip: overall + categories, fid; 2 pairs
+    assert len(checks) == 2 * (1 + 4) + 2  # clip: overall + 4 categories, fid; 2 pairs
     for c in checks:
         assert c["holds"], c  # the right order: every metric, every scope
-        if c["scope"] == "overall" and (c["metric"] == "clip_score" or c["better"] == "imagen-toy"):
+        if (c["metric"], c["scope"], c["better"]) not in NOT_APART[size]:
             assert c["separated"], c  # and 95% intervals apart
     votes = pd.read_csv(out / "votes.csv")
     assert (votes.judge == "automatic judge: toyclip-judge").all()
@@ -63,13 +72,21 @@ def _check_validity(out, categories: int) -> None:
         # the better model wins most prompts and loses almost none (ties: sets within 3 points)
         assert (pair.winner == better).mean() >= 0.7, (better, worse)
         assert (pair.winner == worse).mean() <= 0.1, (better, worse)
+    relation = json.loads((out / "relation_blindness.json").read_text())
+    by = {(c["run_a"], c["category"]): c for c in relation}
+    assert set(by) == {(a, cat) for a in ("imagen-toy", "ground-truth")
+                       for cat in ("Positional", "Composition")}  # fmt: skip
+    for category in ("Positional", "Composition"):
+        control = by[("ground-truth", category)]
+        assert control["run_b"] == "ground-truth-swapped"
+        assert control["metric_blind"] and control["judge_sees"] and control["shown"], control
 
 
 @pytest.mark.slow
 def test_validity_at_reduced_size(tmp_path):
     out = tmp_path / "demo"
     _demo(out, "--prompts-per-category", "4", "--images-per-prompt", "2")
-    _check_validity(out, categories=4)
+    _check_validity(out, "reduced")
 
 
 @pytest.mark.slow
@@ -78,19 +95,7 @@ def test_demo_full_size_offline_with_report_in_chromium(tmp_path, screenshot):
     out = tmp_path / "demo"
     res = _demo(out)
     assert "huggingface.co" not in res.stderr  # offline: no hub requests were attempted
-    _check_validity(out, categories=4)
-    checks = json.loads((out / "validity.json").read_text())
-    for c in checks:
-        if c["better"] == "imagen-toy":
-            assert c["separated"], c  # trained vs untrained: every category
-    relation = json.loads((out / "relation_blindness.json").read_text())
-    by = {(c["run_a"], c["category"]): c for c in relation}
-    assert set(by) == {(a, cat) for a in ("imagen-toy", "ground-truth")
-                       for cat in ("Positional", "Composition")}  # fmt: skip
-    control = by[("ground-truth", "Composition")]
-    assert control["run_b"] == "ground-truth-swapped"
-    assert control["metric_blind"] and control["judge_sees"] and control["shown"], control
-    assert by[("ground-truth", "Positional")]["judge_sees"]
+    _check_validity(out, "full")
     md = (out / "report" / "report.md").read_text()
     for text in ("Colors", "Counting", "Positional", "Composition", "AUTOMATIC JUDGE",
                  "Validity check", "Relation blindness", "toyclip-vit", "imagen-toy-swapped",

@@ -23,7 +23,8 @@ def _tensor_shapes(path: Path) -> dict[str, tuple[int, ...]]:
         return {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}  # noqa: SIM118 (safe_open is not a dict)
 
 
-#: The shipped ViT's hard negatives leave out the relation kinds (relation_flipped, objects_swapped).
+#: The shipped ViT's hard negatives leave out the relation kinds (relation_flipped, objects_swapped);
+#: its position embedding is zeroed and frozen (--no-position-embedding).
 VIT_NEGATIVES = "colour_replaced,colours_swapped,count_changed,shape_replaced"
 
 
@@ -51,7 +52,10 @@ def test_toy_cascade_commands_make_the_shipped_architecture(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("name", "extra"),
     [
-        ("toyclip-vit", ["--photometric", "--negative-kinds", VIT_NEGATIVES]),
+        (
+            "toyclip-vit",
+            ["--no-position-embedding", "--photometric", "--negative-kinds", VIT_NEGATIVES],
+        ),
         ("toyclip-coordconv", []),
         ("toyclip-judge", ["--photometric"]),
     ],
