@@ -1,11 +1,15 @@
 """Train a toy CLIP of the toy world on CPU and print its held-out figures (issue 8, TOYWORLD.md).
 
-The two shipped models are reproduced by (seed 0, 2 threads, batch 256, fresh scenes every step)::
+The three shipped models are reproduced by (batch 256, fresh scenes every step; each weights
+folder's config.json records the exact command it was made with)::
 
-    python benchmarks/train_toyclip.py --tower vit --out weights/toyclip-vit
-        # 1000 steps, 2 hard-negative captions per image
-    python benchmarks/train_toyclip.py --tower coordconv --out weights/toyclip-coordconv
-        # 1500 steps, plain InfoNCE
+    python benchmarks/train_toyclip.py --tower vit --no-position-embedding --photometric \
+        --negative-kinds colour_replaced,colours_swapped,count_changed,shape_replaced \
+        --steps 2000 --seed 0 --threads 1 --out weights/toyclip-vit
+    python benchmarks/train_toyclip.py --tower coordconv --seed 0 --threads 1 \
+        --out weights/toyclip-coordconv                       # 1500 steps, plain InfoNCE
+    python benchmarks/train_toyclip.py --tower coordconv --photometric --seed 0 --threads 1 \
+        --out weights/toyclip-judge
 
 Step counts: one step at batch 256 costs 1.25 s (ViT, 2 hard negatives) and 0.82 s (CoordConv)
 of single-thread CPU time, rendering included (0.09 s of it, single-threaded), measured on this
@@ -74,9 +78,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--position-blind",
         action="store_true",
-        help="same objects in another arrangement are not negatives of each other (nothing in the "
-        "loss rewards knowing positions, as for real CLIP); refuses the relation kinds of hard "
-        "negatives",
+        help="same objects in another arrangement are not negatives of each other (as for real "
+        "CLIP's captions); refuses the relation kinds of hard negatives. Measured: not enough to "
+        "keep a ViT blind to positions (--no-position-embedding is)",
     )
     p.add_argument(
         "--no-position-embedding",

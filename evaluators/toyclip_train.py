@@ -16,9 +16,10 @@ When ``mask_duplicates`` (default), an off-diagonal pair whose two scenes have t
 (frequent: the training split has only 618 meanings) is set to ``-inf`` in both logits instead of
 counting as a negative. With ``position_blind``, so is a pair whose scenes hold the same objects
 and differ only in where they stand ("a red circle left of a blue square" vs "... above a blue
-square"): nothing in the loss then rewards knowing positions, as for real CLIP, whose web captions
-almost never contrast two arrangements of the same objects (the relation kinds of hard negatives
-are refused with it). AdamW (betas 0.9/0.98, eps 1e-6 as open_clip) with weight decay on
+square"), as for real CLIP, whose web captions almost never contrast two arrangements of the same
+objects (the relation kinds of hard negatives are refused with it). Measured: this does *not* keep
+a ViT with position embeddings blind (the positive pair still rewards matching "A above B"
+precisely; benchmarks/RESULTS.md); ``ToyClipConfig.vit_position_embedding=False`` does. AdamW (betas 0.9/0.98, eps 1e-6 as open_clip) with weight decay on
 matrices only (not on biases, norms, embeddings' gains or ``logit_scale``, open_clip's rule);
 learning rate linear warm-up over ``warmup_fraction`` of the steps then cosine decay to 0;
 ``logit_scale`` clamped to ``[0, log 100]`` after each step (open_clip). A fixed step count and
@@ -174,8 +175,9 @@ def make_training_batch(
 
 
 def content_of(scene: Scene) -> tuple:
-    """What a scene shows, leaving out where: its objects as a sorted tuple plus its count (two
-    relation scenes of the same two objects have equal contents whatever the relation)."""
+    """What a scene shows, leaving out where: its objects sorted (a count scene repeats its object
+    ``count`` times) and its kind; two relation scenes of the same two objects have equal contents
+    whatever the relation."""
     return (tuple(sorted(scene.things)), scene.kind)
 
 
