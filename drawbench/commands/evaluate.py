@@ -100,7 +100,8 @@ def register(subparsers, summary: str) -> None:
         choices=("auto", "paired", "fixed"),
         default="auto",
         help="auto (default): when --reference is a folder of images grouped by prompt "
-        "(DIR/<prompt id>/<image>, as a run's images folder) for exactly this run's prompts, each "
+        "(DIR/<prompt id>/<image>, as a run's images folder; a run directory works too) for exactly "
+        "this run's prompts, each "
         "bootstrap round resamples the same prompts in the run and in the reference (paired: "
         "right for a per-prompt reference such as ground truth per caption); otherwise the "
         "reference is held fixed. paired: refuse when pairing is impossible. fixed: always "

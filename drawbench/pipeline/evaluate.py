@@ -469,10 +469,14 @@ FID_PAIRINGS = ("auto", "paired", "fixed")
 
 
 def _paired_labels(plan: EvaluationPlan, root: Path) -> list[str] | None:
-    """Prompt id of each reference file when the folder is ``root/<prompt id>/<image>`` for exactly
-    the run's prompts (then the FID bootstrap is paired); None otherwise, or EvaluationError when
-    ``fid_pairing`` is "paired"."""
-    labels = [p.relative_to(root).parts for p in plan.reference_files]
+    """Prompt id of each reference file when the folder is ``root/<prompt id>/<image>`` (or a run
+    directory, whose ``images/`` is laid out so) for exactly the run's prompts (then the FID
+    bootstrap is paired); None otherwise, or EvaluationError when ``fid_pairing`` is "paired"."""
+    base = root / "images" if (root / "run.json").is_file() else root
+    labels = [
+        p.relative_to(base).parts if p.is_relative_to(base) else p.relative_to(root).parts
+        for p in plan.reference_files
+    ]
     run_ids = {it.prompt_id for it in plan.items}
     problem = None
     if any(len(parts) != 2 for parts in labels):

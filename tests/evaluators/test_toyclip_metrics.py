@@ -368,6 +368,7 @@ def test_toy_fid_bootstrap_pairs_with_a_reference_grouped_by_prompt(tmp_path, mo
     assert "reference fixed" in fixed.ci_method
     assert paired.value == pytest.approx(fixed.value, rel=1e-9)  # same images, same estimate
     assert "reference fixed" in evaluate(grouped.path / "images", "fixed").ci_method
+    assert "paired" in evaluate(grouped.path, "paired").ci_method  # a run directory: its images/
     assert "reference fixed" in evaluate(fewer.path / "images").ci_method  # prompts differ: auto
     with pytest.raises(
         EvaluationError,
