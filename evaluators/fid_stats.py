@@ -91,21 +91,52 @@ def frechet_distance(
     ``d^2 = ||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^{1/2})``, with the matrix
     square root from ``scipy.linalg.sqrtm`` (an ``eps = 1e-6`` diagonal offset is added when the
     product is singular; a tiny imaginary part is dropped). Delegates to
-    ``cleanfid.fid.frechet_distance`` so numbers match clean-fid exactly.
+    ``cleanfid.fid.frechet_distance`` so numbers match clean-fid exactly. clean-fid 0.1.35 passes
+    ``disp=False`` to ``sqrtm``, which newer SciPy releases no longer accept (a TypeError); then
+    the same formula runs here (:func:`frechet_distance_scipy`: the same ``sqrtm``, the same
+    numbers where both run).
 
     Args:
         mu1, mu2: ``[d]`` means. sigma1, sigma2: ``[d, d]`` covariances.
     """
     from cleanfid.fid import frechet_distance as _cleanfid_fd
 
-    return float(
-        _cleanfid_fd(
-            np.asarray(mu1, np.float64),
-            np.asarray(sigma1, np.float64),
-            np.asarray(mu2, np.float64),
-            np.asarray(sigma2, np.float64),
+    args = [np.asarray(a, np.float64) for a in (mu1, sigma1, mu2, sigma2)]
+    try:
+        return float(_cleanfid_fd(*args))
+    except TypeError as err:
+        if "disp" not in str(err):
+            raise
+        return frechet_distance_scipy(*args)
+
+
+def frechet_distance_scipy(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray, eps: float = 1e-6
+) -> float:
+    """:func:`frechet_distance` computed here, for SciPy releases clean-fid 0.1.35 cannot call:
+    ``scipy.linalg.sqrtm`` of ``sigma1 @ sigma2``; when that is not finite, of the product with
+    ``eps`` added to both diagonals; a complex result must have a diagonal imaginary part within
+    1e-3 of 0 (ValueError otherwise) and keeps its real part."""
+    from scipy import linalg
+
+    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
+    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
+    if mu1.shape != mu2.shape or sigma1.shape != sigma2.shape:
+        raise ValueError(
+            f"mismatched statistics: means {mu1.shape} vs {mu2.shape}, "
+            f"covariances {sigma1.shape} vs {sigma2.shape}"
         )
-    )
+    root = linalg.sqrtm(sigma1 @ sigma2)
+    if not np.isfinite(root).all():
+        offset = np.eye(sigma1.shape[0]) * eps
+        root = linalg.sqrtm((sigma1 + offset) @ (sigma2 + offset))
+    if np.iscomplexobj(root):
+        imaginary = np.abs(np.diagonal(root).imag).max()
+        if imaginary > 1e-3:
+            raise ValueError(f"matrix square root has an imaginary part of {imaginary:.3g}")
+        root = root.real
+    diff = mu1 - mu2
+    return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root))
 
 
 #: Largest memory (bytes) the per-prompt statistics of a FID bootstrap may take.

@@ -29,6 +29,47 @@ def test_frechet_distance_matches_direct_scipy_formula():
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(direct, rel=1e-9)
 
 
+def test_own_formula_equals_clean_fid_where_clean_fid_runs():
+    from cleanfid.fid import frechet_distance as cleanfid_fd
+
+    from evaluators.fid_stats import frechet_distance_scipy
+
+    rng = np.random.default_rng(3)
+    for d in (8, 64):
+        mu1, mu2 = rng.normal(size=d), rng.normal(size=d)
+        s1, s2 = _spd(rng, d), _spd(rng, d)
+        try:
+            theirs = float(cleanfid_fd(mu1, s1, mu2, s2))
+        except TypeError:  # a SciPy without sqrtm(disp=...): clean-fid cannot run here
+            pytest.skip("clean-fid's frechet_distance does not run with this SciPy")
+        assert frechet_distance_scipy(mu1, s1, mu2, s2) == pytest.approx(theirs, rel=1e-12)
+    with pytest.raises(ValueError, match="mismatched statistics"):
+        frechet_distance_scipy(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4))
+
+
+def test_a_scipy_that_clean_fid_cannot_call_falls_back_to_the_same_formula(monkeypatch):
+    """SciPy releases newer than clean-fid 0.1.35 dropped ``sqrtm(disp=...)``: clean-fid's
+    frechet_distance raises TypeError there (seen on the GPU machine's image, 2026-11-23)."""
+    import cleanfid.fid
+
+    rng = np.random.default_rng(4)
+    mu1, mu2, s1, s2 = rng.normal(size=6), rng.normal(size=6), _spd(rng, 6), _spd(rng, 6)
+    expected = frechet_distance(mu1, s1, mu2, s2)
+
+    def new_scipy(*args, **kwargs):
+        raise TypeError("sqrtm() got an unexpected keyword argument 'disp'")
+
+    monkeypatch.setattr(cleanfid.fid, "frechet_distance", new_scipy)
+    assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(expected, rel=1e-12)
+
+    def other_error(*args, **kwargs):
+        raise TypeError("something else")
+
+    monkeypatch.setattr(cleanfid.fid, "frechet_distance", other_error)
+    with pytest.raises(TypeError, match="something else"):
+        frechet_distance(mu1, s1, mu2, s2)
+
+
 @pytest.mark.parametrize("d", [2, 5, 64])
 def test_fid_identity_covariances_unit_mean_shift_is_d(d):
     assert frechet_distance(np.zeros(d), np.eye(d), np.ones(d), np.eye(d)) == pytest.approx(
