@@ -16,7 +16,7 @@ def register(subparsers, summary: str) -> None:
         "truth with relations swapped); CLIP score with the shipped toy CLIP and toy FID on its "
         "image features against ground-truth renders; votes from an automatic judge (the shipped "
         "CoordConv toy CLIP, labelled as such); a validity check (ground truth > trained > "
-        "untrained with 95%% intervals apart, OUT/validity.json); a relation-blindness check (the "
+        "untrained with 95% intervals apart, and the CLIP score's paired differences, OUT/validity.json); a relation-blindness check (the "
         "CLIP score does not drop for swapped relations while the judge's preference does, "
         "OUT/relation_blindness.json); and the report. Reruns resume.",
         """
@@ -76,9 +76,12 @@ def _summary(out) -> str:
     validity = json.loads((Path(out) / "validity.json").read_text())
     relation = json.loads((Path(out) / "relation_blindness.json").read_text())
     shown = [f"{c['run_a']}/{c['category']}" for c in relation if c["shown"]]
+    paired = [c for c in validity if c.get("paired_diff_ci") is not None]
     return (
         f"validity: {sum(c['separated'] for c in validity)} of {len(validity)} comparisons in the "
         f"right order with 95% intervals apart ({sum(c['holds'] for c in validity)} in the right "
-        f"order); relation blindness shown in {len(shown)} of {len(relation)} rows"
+        f"order; paired CLIP-score differences apart from 0: "
+        f"{sum(c['paired_separated'] for c in paired)} of {len(paired)}); "
+        f"relation blindness shown in {len(shown)} of {len(relation)} rows"
         + (f" ({', '.join(shown)})" if shown else "")
     )

@@ -158,6 +158,7 @@ def run_demo(
         run_evaluation(plan_evaluation(run_dir, options), progress=progress)
     results = {d.name: RunDirectory.open(d).read_metrics()["metrics"] for d in run_dirs}
     checks = [c for m in ("clip_score", "fid") for c in check_ordering(results, VALIDITY_ORDER, m)]
+    checks = paired_validity(out / "runs", checks, seed)
     (out / "validity.json").write_text(json.dumps([c.to_dict() for c in checks], indent=2) + "\n")
     votes = judge_votes(run_dirs, judge=DEMO_JUDGE, seed=seed)
     votes.to_csv(out / "votes.csv", index=False)
@@ -171,6 +172,7 @@ def run_demo(
         json.dumps([c.to_dict() for c in relation], indent=2) + "\n"
     )
     passed = sum(c.separated for c in checks)
+    paired = [c for c in checks if c.paired_diff_ci is not None]
     notes = [
         "DEMO on the toy world: synthetic 64x64 scenes of coloured shapes whose truth is known. Every "
         "model here was trained by this project on CPU (toy CLIPs by benchmarks/train_toyclip.py, the "
@@ -186,7 +188,11 @@ def run_demo(
             f"trained cascade > untrained cascade. {passed} of {len(checks)} comparisons hold with "
             "95% intervals apart (CLIP score: bootstrap over prompts; toy FID: bootstrap over "
             "prompts, paired: each round resamples the same prompts in the run and in the "
-            "ground-truth reference).",
+            "ground-truth reference). The last two columns hold the sharper test for runs on the "
+            "same prompts: the CLIP score's paired difference better − worse per prompt, each "
+            "bootstrap round resampling the same prompts for both runs, so that how hard a prompt "
+            f"is, shared by both, cancels out; {sum(c.paired_separated for c in paired)} of "
+            f"{len(paired)} paired differences have a 95% interval apart from 0.",
         ),
         Block("table", header=CHECK_HEADER, rows=check_rows(checks)),
         Block("heading", "Relation blindness: does the CLIP score miss what the judge sees?"),
@@ -212,19 +218,41 @@ def run_demo(
     )
 
 
-def relation_checks(runs_dir: Path, views, votes, seed: int):
-    """The relation-blindness checks of the demo's paired views, on the relation categories, with
-    the report's bootstrap rounds and seed (so the report's tables show the same intervals)."""
-    from drawbench.pipeline.validity import check_relation_blindness
+def _paired_rows(runs_dir: Path, view, votes, seed: int):
+    """A paired view's rows with the report's bootstrap rounds and seed (so the report's tables
+    show the same intervals)."""
     from drawbench.report.data import load_run
     from drawbench.report.paired import compute_paired_rows
     from drawbench.report.render import REPORT_BOOTSTRAP_ROUNDS
 
+    return compute_paired_rows(
+        view, load_run(runs_dir / view.run_a), load_run(runs_dir / view.run_b), votes,
+        n_boot=REPORT_BOOTSTRAP_ROUNDS, seed=seed,
+    )  # fmt: skip
+
+
+def paired_validity(runs_dir: Path, checks, seed: int):
+    """The validity checks with the CLIP score's paired difference (better − worse, per prompt,
+    the same prompts resampled for both runs) for each adjacent pair of :data:`VALIDITY_ORDER`.
+    Toy FID has none: its interval already resamples the run and its reference together."""
+    from itertools import pairwise
+
+    from drawbench.pipeline.validity import with_paired_differences
+    from drawbench.report import PairedView
+
+    for better, worse in pairwise(VALIDITY_ORDER):
+        view = PairedView(run_a=better, run_b=worse)
+        rows = _paired_rows(runs_dir, view, None, seed)
+        checks = with_paired_differences(checks, view.metric, better, worse, rows)
+    return checks
+
+
+def relation_checks(runs_dir: Path, views, votes, seed: int):
+    """The relation-blindness checks of the demo's paired views, on the relation categories."""
+    from drawbench.pipeline.validity import check_relation_blindness
+
     checks = []
     for view in views:
-        rows = compute_paired_rows(
-            view, load_run(runs_dir / view.run_a), load_run(runs_dir / view.run_b), votes,
-            n_boot=REPORT_BOOTSTRAP_ROUNDS, seed=seed,
-        )  # fmt: skip
+        rows = _paired_rows(runs_dir, view, votes, seed)
         checks += check_relation_blindness(rows, view.run_a, view.run_b, RELATION_CATEGORIES)
     return checks

@@ -12,7 +12,7 @@ judge sees it. Pure logic on computed values: no model, no numpy.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -25,6 +25,7 @@ __all__ = [
     "check_relation_blindness",
     "check_rows",
     "relation_rows",
+    "with_paired_differences",
 ]
 
 
@@ -33,7 +34,12 @@ class OrderingCheck:
     """One comparison: ``better`` must beat ``worse`` on ``metric`` within ``scope``.
 
     ``holds``: the values are in the right order; ``separated``: and the 95% intervals do not
-    overlap (False when an interval is missing).
+    overlap (False when an interval is missing). ``paired_diff`` / ``paired_diff_ci``: where the
+    two runs share their prompts, the mean per-prompt difference better − worse and its 95%
+    paired-bootstrap interval (the same prompts resampled for both runs), None when not computed
+    (see :func:`with_paired_differences`); ``paired_separated`` (a property, also a key of
+    :meth:`to_dict`): that interval lies wholly on the better side of 0. The paired test is the
+    sharper one for runs on the same prompts: prompt difficulty, shared by both, cancels out.
     """
 
     metric: str
@@ -46,9 +52,19 @@ class OrderingCheck:
     worse_ci: tuple[float, float] | None
     holds: bool
     separated: bool
+    higher_is_better: bool = True
+    paired_diff: float | None = None
+    paired_diff_ci: tuple[float, float] | None = None
+
+    @property
+    def paired_separated(self) -> bool:
+        ci = self.paired_diff_ci
+        if ci is None:
+            return False
+        return ci[0] > 0.0 if self.higher_is_better else ci[1] < 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "paired_separated": self.paired_separated}
 
 
 def _ci(low: Any, high: Any) -> tuple[float, float] | None:
@@ -71,7 +87,26 @@ def _compare(
         and cw is not None
         and (cb[0] > cw[1] if higher_is_better else cb[1] < cw[0])
     )
-    return OrderingCheck(metric, scope, better, worse, vb, vw, cb, cw, holds, separated)
+    return OrderingCheck(
+        metric, scope, better, worse, vb, vw, cb, cw, holds, separated, higher_is_better
+    )
+
+
+def with_paired_differences(
+    checks: Sequence[OrderingCheck], metric: str, better: str, worse: str, rows: Sequence[Any]
+) -> list[OrderingCheck]:
+    """``checks`` with the paired difference filled in for ``metric``'s checks of ``better`` vs
+    ``worse``, from the rows of a paired view of those two runs (run a = ``better``;
+    ``drawbench.report.paired.PairedRow``: ``category`` ("overall" for the whole prompt set),
+    ``diff``, ``diff_low``/``diff_high``). Other checks, and scopes without a row, are unchanged."""
+    by_scope = {r.category: r for r in rows if r.diff is not None}
+    out = []
+    for c in checks:
+        r = by_scope.get(c.scope)
+        if (c.metric, c.better, c.worse) == (metric, better, worse) and r is not None:
+            c = replace(c, paired_diff=float(r.diff), paired_diff_ci=_ci(r.diff_low, r.diff_high))
+        out.append(c)
+    return out
 
 
 def check_ordering(
@@ -127,7 +162,8 @@ def check_ordering(
 
 
 CHECK_HEADER = ("metric", "scope", "better", "worse", "better (95% CI)", "worse (95% CI)",
-                "order right", "intervals apart")  # fmt: skip
+                "order right", "intervals apart", "paired difference (95% CI)",
+                "difference apart from 0")  # fmt: skip
 
 
 def _show(v: float | None, ci: tuple[float, float] | None, digits: int = 2) -> str:
@@ -149,6 +185,8 @@ def check_rows(checks: Sequence[OrderingCheck]) -> list[list[str]]:
             _show(c.worse_value, c.worse_ci),
             "yes" if c.holds else "NO",
             "yes" if c.separated else "NO",
+            _show(c.paired_diff, c.paired_diff_ci),
+            "-" if c.paired_diff_ci is None else ("yes" if c.paired_separated else "NO"),
         ]
         for c in checks
     ]

@@ -21,7 +21,56 @@ def test_higher_is_better_with_categories():
     assert checks["Colors"].separated
     assert not checks["Counting"].holds and not checks["Counting"].separated
     rows = check_rows(list(checks.values()))
-    assert len(rows[0]) == len(CHECK_HEADER) and rows[0][-2:] == ["yes", "yes"]
+    assert len(rows[0]) == len(CHECK_HEADER) and rows[0][6:] == ["yes", "yes", "-", "-"]
+
+
+def test_paired_differences_separate_what_overlapping_intervals_cannot():
+    from drawbench.pipeline.validity import with_paired_differences
+    from drawbench.report.paired import PairedRow
+
+    # Counting: the intervals overlap (prompt difficulty is shared by both runs) ...
+    results = {
+        "truth": _clip(90, 88, 92, {"Counting": (80, (70, 90))}),
+        "model": _clip(70, 60, 80, {"Counting": (75, (65, 85))}),
+        "worse": _clip(10, 5, 15, {"Counting": (10, (5, 15))}),
+    }
+    checks = check_ordering(results, ["truth", "model", "worse"], "clip_score")
+    assert [c.paired_diff for c in checks] == [None] * 4 and not checks[1].paired_separated
+    rows = [PairedRow("overall", diff=20.0, diff_low=15.0, diff_high=25.0),
+            PairedRow("Counting", diff=5.0, diff_low=2.0, diff_high=8.0),
+            PairedRow("Colors", diff=1.0, diff_low=-1.0, diff_high=3.0)]  # fmt: skip
+    paired = with_paired_differences(checks, "clip_score", "truth", "model", rows)
+    by = {(c.better, c.scope): c for c in paired}
+    # ... while the paired difference, the same prompts resampled for both, is apart from 0
+    counting = by[("truth", "Counting")]
+    assert not counting.separated and counting.paired_separated
+    assert counting.paired_diff == 5.0 and counting.paired_diff_ci == (2.0, 8.0)
+    assert counting.to_dict()["paired_separated"] is True
+    assert by[("model", "overall")].paired_diff is None  # another pair: unchanged
+    assert check_rows([counting])[0][8:] == ["5.00 [2.00, 8.00]", "yes"]
+    # a paired interval holding 0 is not apart; other metrics are left alone
+    straddling = [PairedRow("Counting", diff=1.0, diff_low=-1.0, diff_high=3.0)]
+    assert not with_paired_differences(checks, "clip_score", "truth", "model", straddling)[
+        1
+    ].paired_separated
+    assert with_paired_differences(checks, "fid", "truth", "model", rows) == checks
+
+
+def test_paired_separation_for_lower_is_better():
+    from drawbench.pipeline.validity import with_paired_differences
+    from drawbench.report.paired import PairedRow
+
+    results = {"a": {"fid": {"value": 1.0, "higher_is_better": False, "ci_low": 0.0, "ci_high": 3.0}},
+               "b": {"fid": {"value": 2.0, "higher_is_better": False, "ci_low": 1.0, "ci_high": 4.0}}}  # fmt: skip
+    (check,) = check_ordering(results, ["a", "b"], "fid")
+    (lower,) = with_paired_differences(
+        [check], "fid", "a", "b", [PairedRow("overall", diff=-1.0, diff_low=-1.5, diff_high=-0.5)]
+    )
+    assert not lower.separated and lower.paired_separated
+    (wrong_side,) = with_paired_differences(
+        [check], "fid", "a", "b", [PairedRow("overall", diff=1.0, diff_low=0.5, diff_high=1.5)]
+    )
+    assert not wrong_side.paired_separated
 
 
 def test_lower_is_better_and_missing_intervals():
