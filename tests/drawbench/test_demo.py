@@ -2,15 +2,17 @@
 
 On held-out toy prompts the metrics must order ground truth > trained cascade > untrained
 cascade. Asserted here is what the shipped models reach (benchmarks/RESULTS.md has the figures):
-every comparison in the right order and every one with 95% intervals apart except those listed in
-NOT_APART (CLIP score of ground truth vs cascade on Counting, and on Positional at reduced size:
-not reached); the automatic judge (the photometric CoordConv toy CLIP) prefers ground truth to the
-cascade and the cascade to the untrained one on most prompts and almost never the reverse; and the
-relation blindness with the ground truth as control: with every relation mirrored, the ViT CLIP
-score does not drop on Positional nor on Composition while the judge's preference does
-(relation_blindness.json and the report). Not asserted, because not reached (RESULTS.md): the
-cascade pair (the toy cascade draws relations at chance). Both tests run the real command with the
-shipped weights (slow tier: CI runs them).
+every comparison in the right order; every one with 95% intervals apart except those listed in
+NOT_APART; every CLIP-score comparison's paired difference (same prompts resampled for both runs)
+apart from 0 except those in PAIRED_NOT_APART. The misses are all ground truth vs the trained
+cascade: since its base stage was trained on a GPU the cascade is close to the truth in content (the
+judge ties them on half the prompts), and at reduced size 4 prompts per category cannot tell them
+apart. The automatic judge (the photometric CoordConv toy CLIP) prefers the better model of each
+pair far more often than the worse one. The relation blindness: with every relation mirrored, the
+ViT CLIP score does not drop while the judge's preference does, for the trained cascade (which draws
+relations right, 0.96 by the judge) and for the ground truth as control, on Positional and
+Composition (relation_blindness.json and the report; at reduced size all but the cascade on
+Composition). Both tests run the real command with the shipped weights (slow tier: CI runs them).
 """
 
 from __future__ import annotations
@@ -48,12 +50,23 @@ def _demo(out, *extra):
 
 
 #: Comparisons (metric, scope, better run) whose intervals the shipped models do not keep apart.
+_GT = "ground-truth"
 NOT_APART = {
-    "full": {("clip_score", "Counting", "ground-truth")},
+    "full": {("clip_score", "Counting", _GT), ("clip_score", "Colors", _GT)},
     "reduced": {
-        ("clip_score", "Counting", "ground-truth"),
-        ("clip_score", "Positional", "ground-truth"),
-    },
+        ("clip_score", scope, _GT) for scope in ("overall", "Colors", "Counting", "Positional")
+    }
+    | {("fid", "overall", _GT)},
+}
+#: CLIP-score comparisons whose paired difference has a 95% interval that holds 0.
+PAIRED_NOT_APART = {
+    "full": {("clip_score", "Colors", _GT)},
+    "reduced": {("clip_score", scope, _GT) for scope in ("Colors", "Counting", "Positional")},
+}
+#: Relation-blindness rows (positions-right run, category) shown: CLIP score blind, judge sees it.
+SHOWN = {
+    "full": {(a, c) for a in ("imagen-toy", _GT) for c in ("Positional", "Composition")},
+    "reduced": {("imagen-toy", "Positional"), (_GT, "Positional"), (_GT, "Composition")},
 }
 
 
@@ -61,25 +74,34 @@ def _check_validity(out, size: str) -> None:
     checks = json.loads((out / "validity.json").read_text())
     assert len(checks) == 2 * (1 + 4) + 2  # clip: overall + 4 categories, fid; 2 pairs
     for c in checks:
-        assert c["holds"], c  # the right order: every metric, every scope
-        if (c["metric"], c["scope"], c["better"]) not in NOT_APART[size]:
-            assert c["separated"], c  # and 95% intervals apart
+        key = (c["metric"], c["scope"], c["better"])
+        assert c["holds"], c  # right order
+        if key not in NOT_APART[size]:
+            assert c["separated"], c  # 95% intervals apart
+        if c["metric"] == "clip_score":
+            assert c["paired_diff"] > 0, c
+            if key not in PAIRED_NOT_APART[size]:
+                assert c["paired_separated"], c
+        else:  # toy FID: its interval is already paired with the reference; no run-vs-run test
+            assert c["paired_diff"] is None and not c["paired_separated"], c
     votes = pd.read_csv(out / "votes.csv")
     assert (votes.judge == "automatic judge: toyclip-judge").all()
     for better, worse in pairwise(ORDER):
         pair = votes[(votes.model_a == better) & (votes.model_b == worse)]
         assert len(pair) > 0, (better, worse)
-        # the better model wins most prompts and loses almost none (ties: sets within 3 points)
-        assert (pair.winner == better).mean() >= 0.7, (better, worse)
+        # the better model wins far more prompts than it loses (ties: scores within 3 points;
+        # ground truth and the trained cascade tie on about half the prompts)
+        assert (pair.winner == better).mean() >= 0.4, (better, worse)
         assert (pair.winner == worse).mean() <= 0.1, (better, worse)
     relation = json.loads((out / "relation_blindness.json").read_text())
     by = {(c["run_a"], c["category"]): c for c in relation}
-    assert set(by) == {(a, cat) for a in ("imagen-toy", "ground-truth")
+    assert set(by) == {(a, cat) for a in ("imagen-toy", _GT)
                        for cat in ("Positional", "Composition")}  # fmt: skip
-    for category in ("Positional", "Composition"):
-        control = by[("ground-truth", category)]
-        assert control["run_b"] == "ground-truth-swapped"
-        assert control["metric_blind"] and control["judge_sees"] and control["shown"], control
+    for (run_a, category), c in by.items():
+        assert c["run_b"] == f"{run_a}-swapped"
+        assert c["judge_sees"], c  # the judge prefers the right arrangement, 95% interval > 0.5
+        if (run_a, category) in SHOWN[size]:
+            assert c["shown"], c
 
 
 @pytest.mark.slow
