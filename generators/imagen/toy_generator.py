@@ -132,12 +132,21 @@ class ToyImagenGenerator:
         ImagenGenerator.check_options(checkpoint=str(folder), **sampling)
 
     @classmethod
-    def weights_identity(cls, checkpoint: str = "trained", **_: Any) -> dict[str, str] | None:
-        """sha256 of the checkpoint's weight files (part of a run's identity, so a run directory
-        made with other weights is not resumed); None for ``untrained`` (seeded from the config)."""
+    def weights_identity(cls, checkpoint: str = "trained", **_: Any) -> dict[str, str]:
+        """sha256 of the weight files the images depend on (part of a run's identity, so a run
+        directory made with other weights is not resumed): each stage's sampling weights (none
+        for ``untrained``: seeded from the config) and, as ``text_encoder:<name>``, the toy CLIP
+        whose frozen text tower conditions the cascade (for ``untrained`` too)."""
+        from generators.imagen.checkpoint import load_cascade_config
+        from generators.imagen.config import load_config
+
         if checkpoint == "untrained":
-            return None
-        return _weights_sha256(cls._folder(str(checkpoint)))
+            return _text_encoder_sha256(load_config("imagen-toy").text_encoder)
+        folder = cls._folder(str(checkpoint))
+        return {
+            **_weights_sha256(folder),
+            **_text_encoder_sha256(load_cascade_config(folder).text_encoder),
+        }
 
     def bind_run(self, prompts: list, images_per_prompt: int, run_seed: int) -> None:
         """Refuse, before any image, prompts the toy cascade cannot read (naming the prompt)."""
@@ -161,6 +170,17 @@ class ToyImagenGenerator:
         else:
             out["weights_sha256"] = _weights_sha256(self._folder(str(self.checkpoint)))
         return out
+
+
+def _text_encoder_sha256(name: str) -> dict[str, str]:
+    """``{"text_encoder:<name>": sha256 of its weights}`` for a toy CLIP text encoder; empty for
+    any other (a T5 is identified by its name alone)."""
+    from drawbench.images import sha256_file
+    from evaluators.toyclip import WEIGHTS_FILE, is_toyclip_name, resolve_toyclip
+
+    if not is_toyclip_name(str(name)):
+        return {}
+    return {f"text_encoder:{name}": sha256_file(resolve_toyclip(str(name)) / WEIGHTS_FILE)}
 
 
 def _weights_sha256(folder: Path) -> dict[str, str]:

@@ -148,11 +148,42 @@ def test_a_run_made_with_other_toy_weights_is_refused_not_resumed(tmp_path, caps
     assert main(argv) == 0
     recorded = json.loads((out / "run.json").read_text())["generator"]["weights"]
     assert recorded == ToyImagenGenerator.weights_identity(checkpoint=str(weights))
-    assert set(recorded) == {"stage_0.safetensors", "stage_1.safetensors"}
+    assert set(recorded) == {
+        "stage_0.safetensors",
+        "stage_1.safetensors",
+        "text_encoder:toyclip-coordconv",
+    }
     assert main(argv) == 0  # same weights: resumes (nothing left to do)
     with (weights / "stage_1.safetensors").open("ab") as f:
         f.write(b"\0")  # other weights, same name and options
     capsys.readouterr()
     assert main(argv) == 2
     assert "different generator" in capsys.readouterr().err
-    assert ToyImagenGenerator.weights_identity(checkpoint="untrained") is None
+    # the untrained cascade's images still depend on its frozen text encoder's weights
+    assert set(ToyImagenGenerator.weights_identity(checkpoint="untrained")) == {
+        "text_encoder:toyclip-coordconv"
+    }
+
+
+def test_other_text_encoder_weights_change_the_run_identity(tmp_path):
+    import shutil
+
+    from evaluators.toyclip import WEIGHTS_FILE, resolve_toyclip
+    from generators.imagen.toy_generator import ToyImagenGenerator, toy_checkpoint_dir
+
+    encoder = tmp_path / "encoder"
+    shutil.copytree(resolve_toyclip("toyclip-coordconv"), encoder)
+    weights = tmp_path / "ckpt"
+    shutil.copytree(toy_checkpoint_dir("trained"), weights)
+    config = json.loads((weights / "config.json").read_text())
+    config["text_encoder"] = f"toyclip:{encoder}"
+    (weights / "config.json").write_text(json.dumps(config))
+    before = ToyImagenGenerator.weights_identity(checkpoint=str(weights))
+    assert (
+        before[f"text_encoder:toyclip:{encoder}"]
+        == ToyImagenGenerator.weights_identity()["text_encoder:toyclip-coordconv"]
+    )  # same file, same digest
+    with (encoder / WEIGHTS_FILE).open("ab") as f:
+        f.write(b"\0")
+    after = ToyImagenGenerator.weights_identity(checkpoint=str(weights))
+    assert after != before and after["stage_0.safetensors"] == before["stage_0.safetensors"]
