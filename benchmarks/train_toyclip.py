@@ -93,6 +93,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="continue from these weights (a toy CLIP name such as toyclip-vit, toyclip:FOLDER or a "
         "folder; same tower and config) with a fresh warm-up and decay of --steps steps",
     )
+    p.add_argument(
+        "--text-from",
+        help="start from the text tower of this toy CLIP (a name such as toyclip-coordconv, "
+        "toyclip:FOLDER or a folder), frozen: only the image tower learns, to meet its text "
+        "embeddings (sha256 of its weights recorded)",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--eval-scenes", type=int, default=2048, help="held-out scenes for the figures")
@@ -123,6 +129,24 @@ def load_init(name: str, config):
         )
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     return model, {"name": name, "folder": str(folder), "sha256": digest}
+
+
+def load_text_from(name: str):
+    """``(model, record)`` for ``--text-from``: the toy CLIP whose text tower to start from and
+    what to record about it (name, sha256 of model.safetensors). ValueError when it is missing."""
+    import hashlib
+    from pathlib import Path
+
+    from evaluators.toyclip import is_toyclip_name, load_toyclip, resolve_toyclip
+
+    folder = resolve_toyclip(name) if is_toyclip_name(name) else Path(name)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise ValueError(
+            f"--text-from {name}: no {weights} (give a toy CLIP name or a trained folder)"
+        )
+    model, _ = load_toyclip(folder)
+    return model, {"name": name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,6 +183,11 @@ def main(argv: list[str] | None = None) -> int:
             **kinds,
         )
         init, init_record = load_init(args.init, config) if args.init else (None, None)
+        text_from, text_record = load_text_from(args.text_from) if args.text_from else (None, None)
+        if text_from is not None:  # shapes checked before any training
+            from evaluators.toyclip import copy_text_tower, create_toyclip
+
+            copy_text_tower(create_toyclip(config), text_from)
     except ValueError as err:  # a bad setting: say which, before any training
         print(f"train_toyclip.py: error: {err}", file=sys.stderr)
         return 2
@@ -173,7 +202,9 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     start = time.perf_counter()
-    model, history = train_toyclip(config, settings, device=args.device, on_step=report, init=init)
+    model, history = train_toyclip(
+        config, settings, device=args.device, on_step=report, init=init, text_tower=text_from
+    )
     train_seconds = time.perf_counter() - start
     seconds = [r["seconds"] for r in history]
     timing = {
@@ -191,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "parameters": count_parameters(model),
         "settings": settings.to_dict(),
         "init": init_record,
+        "text_from": text_record,
         "final_loss": round(history[-1]["loss"], 4),
         "timing": timing,
         "figures": figures,

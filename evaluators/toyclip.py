@@ -254,6 +254,44 @@ def apply_position_rule(model: nn.Module, config: ToyClipConfig) -> nn.Module:
     return model
 
 
+#: Parameter names of the text tower, without the tower's prefix (open_clip's CLIP keeps them at
+#: the top level, :class:`ToyCNNCLIP` under ``text.``): the same keys for both kinds of toy CLIP.
+TEXT_TOWER_NAMES = ("token_embedding.", "positional_embedding", "transformer.", "ln_final.",
+                    "text_projection")  # fmt: skip
+
+
+def _text_key(name: str) -> str | None:
+    key = name.removeprefix("text.")
+    return key if key.startswith(TEXT_TOWER_NAMES) else None
+
+
+def text_tower_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The text tower's tensors, keyed without the tower's prefix (see :data:`TEXT_TOWER_NAMES`)."""
+    return {k: v for name, v in model.state_dict().items() if (k := _text_key(name)) is not None}
+
+
+def copy_text_tower(model: nn.Module, source: nn.Module, freeze: bool = True) -> nn.Module:
+    """Give ``model`` the text tower of ``source`` (another toy CLIP, either image tower) and, with
+    ``freeze``, stop its gradients; returns ``model``. ValueError when the towers differ in shape."""
+    theirs = text_tower_state(source)
+    state = model.state_dict()
+    ours = {k: name for name in state if (k := _text_key(name)) is not None}
+    mismatch = sorted(
+        k for k in set(ours) | set(theirs)
+        if k not in ours or k not in theirs or state[ours[k]].shape != theirs[k].shape
+    )  # fmt: skip
+    if mismatch:
+        raise ValueError(f"text towers differ ({len(mismatch)} tensors, e.g. {mismatch[0]!r})")
+    for k, name in ours.items():
+        state[name] = theirs[k].detach().clone()
+    model.load_state_dict(state)
+    if freeze:
+        for name, p in model.named_parameters():
+            if _text_key(name) is not None:
+                p.requires_grad_(False)
+    return model
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of parameters (what float32 weights cost: 4 bytes each)."""
     return sum(p.numel() for p in model.parameters())

@@ -53,7 +53,7 @@ from drawbench.toyworld import (
 from drawbench.toyworld_corrupt import CORRUPTIONS, corrupt, corruption_applies
 from drawbench.toyworld_render import render_scene
 from drawbench.toyworld_text import ToyTokenizer
-from evaluators.toyclip import ToyClipConfig, apply_position_rule, create_toyclip
+from evaluators.toyclip import ToyClipConfig, apply_position_rule, copy_text_tower, create_toyclip
 
 log = logging.getLogger(__name__)
 
@@ -270,9 +270,12 @@ def train_toyclip(
     device: str = "cpu",
     on_step: Callable[[dict[str, float]], None] | None = None,
     init: nn.Module | None = None,
+    text_tower: nn.Module | None = None,
 ) -> tuple[nn.Module, list[dict]]:
     """Train a toy CLIP, fresh or (``init``, a model of the same ``config``) continued from given
-    weights with a new warm-up and decay; returns ``(model in eval mode, history)``.
+    weights with a new warm-up and decay; returns ``(model in eval mode, history)``. With
+    ``text_tower`` (another toy CLIP), the model starts from that model's text tower, frozen: only
+    the image tower (and the temperature) learns, to meet text embeddings made elsewhere.
 
     ``history`` holds one dict per step: ``step``, ``loss``, ``lr``, ``logit_scale`` (exp),
     ``data_seconds`` and ``seconds`` (wall time of the whole step); ``on_step`` receives each.
@@ -283,6 +286,8 @@ def train_toyclip(
     if init is not None:
         model.load_state_dict(init.state_dict())
         apply_position_rule(model, config)
+    if text_tower is not None:
+        copy_text_tower(model, text_tower, freeze=True)
     model = model.to(device).train()
     optimizer = torch.optim.AdamW(
         _param_groups(model, settings.weight_decay), lr=settings.lr, betas=(0.9, 0.98), eps=1e-6

@@ -103,6 +103,11 @@ def test_shipped_toy_weights_stay_well_under_50_mb():
             ["--init", "no/such/folder"],
             "--init no/such/folder: no no/such/folder/model.safetensors",
         ),
+        (
+            ["--text-from", "no/such/folder"],
+            "--text-from no/such/folder: no no/such/folder/model.safetensors",
+        ),
+        (["--text-from", "toyclip-nosuch"], "toyclip-nosuch"),
     ],
 )
 def test_training_script_refuses_a_bad_setting_before_training(tmp_path, extra, expected):

@@ -231,6 +231,27 @@ def test_training_continues_from_init_weights():
     assert not _same_weights(fresh, first)
 
 
+def test_a_vit_trained_on_a_coordconv_text_tower_keeps_it_frozen():
+    from evaluators.toyclip import copy_text_tower, text_tower_state
+
+    source = create_toyclip(ToyClipConfig(image_tower="coordconv"), seed=3)
+    config = ToyClipConfig(image_tower="vit", vit_position_embedding=False)
+    model, _ = train_toyclip(
+        config, TrainSettings(steps=2, batch_size=8, seed=0), text_tower=source
+    )
+    ours, theirs = text_tower_state(model), text_tower_state(source)
+    assert ours.keys() == theirs.keys() and len(ours) > 10
+    assert all(torch.equal(ours[k], theirs[k]) for k in ours)  # copied, then not trained
+    untrained = create_toyclip(config, seed=0)
+    assert not torch.equal(model.visual.conv1.weight, untrained.visual.conv1.weight)  # learnt
+    tokens = ToyTokenizer()(CAPTIONS)
+    with torch.no_grad():
+        assert torch.allclose(model.encode_text(tokens), source.encode_text(tokens), atol=1e-5)
+    wider = create_toyclip(ToyClipConfig(image_tower="vit", text_width=64))
+    with pytest.raises(ValueError, match="text towers differ"):
+        copy_text_tower(wider, source)
+
+
 def test_training_smoke_loss_goes_down_and_save_load_is_exact(tmp_path):
     config = ToyClipConfig(image_tower="coordconv")
     settings = TrainSettings(steps=60, batch_size=32, seed=0)

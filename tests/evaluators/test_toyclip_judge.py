@@ -192,3 +192,28 @@ def test_in_memory_images_embed_like_files_and_the_relation_benchmark_reads_them
     right = render_scene(parse_caption(captions[0]), 3)
     mirrored = render_scene(flip_relation(parse_caption(captions[0])), 3)
     assert module.relation_accuracy([right, mirrored], captions, judge) == [True, False]
+
+
+def _load_benchmark(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_count_benchmark_reads_counts_per_split(judge, capsys):
+    import json
+
+    bench = _load_benchmark("toyclip_counts")
+    figures = bench.count_accuracy(judge, 48, "train")
+    assert figures["n"] == 48 == sum(figures[f"n_{k}"] for k in range(1, 5) if f"n_{k}" in figures)
+    # the sharp judge reads the count of renders of trained combinations (1.000 on 600 scenes)
+    assert figures["all"] >= 0.95
+    assert bench.count_accuracy(judge, 48, "train") == figures  # seeded: same scenes, same figures
+    assert bench.main(["--scenes", "16", "--models", "toyclip-judge"]) == 0
+    last = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert set(last["count_accuracy"]["toyclip-judge"]) == {"train", "held_out"}
