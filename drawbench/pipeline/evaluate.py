@@ -164,8 +164,12 @@ def _run_items(run: RunDirectory, need_prompts: bool, prompts_file: str | None):
             f"e.g. {missing[0]}; rerun 'drawbench generate' to resume the run"
         )
     texts = _prompt_texts(run, prompts_file) if need_prompts else {}
+    # One order whatever order the manifest lines were written in (generation appends them as
+    # images finish): bootstrap intervals resample by position, so the same images must come in
+    # the same order for the same seed to give the same interval.
+    records = sorted(view.records, key=lambda r: (r.prompt_id, r.sample))
     items = []
-    for r in view.records:
+    for r in records:
         if need_prompts and r.prompt_id not in texts:
             raise EvaluationError(
                 f"prompt id {r.prompt_id!r} of the manifest is not in the prompt set"
@@ -173,7 +177,7 @@ def _run_items(run: RunDirectory, need_prompts: bool, prompts_file: str | None):
         items.append(
             ImageItem(run.path / r.path, r.prompt_id, texts.get(r.prompt_id, ""), r.category)
         )
-    return items, [(r.width, r.height) for r in view.records]
+    return items, [(r.width, r.height) for r in records]
 
 
 def _prompt_texts(run: RunDirectory, prompts_file: str | None) -> dict[str, str]:

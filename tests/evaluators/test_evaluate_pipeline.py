@@ -142,6 +142,29 @@ def test_plan_errors_say_what_to_do(tmp_path):
         plan_evaluation(custom.path, EvaluateOptions(metrics=("clip",), offline=True))
 
 
+def test_items_come_in_one_order_whatever_order_the_manifest_was_written_in(tmp_path):
+    """Generation's saver threads append manifest lines in completion order, which varies between
+    runs of the same command; bootstrap intervals resample items by position, so the plan sorts
+    them (prompt id, then sample) and identical images give identical intervals."""
+    run = make_run(tmp_path / "run", n_prompts=4, per_prompt=3)
+    ref = _random_reference(tmp_path)
+    options = EvaluateOptions(
+        metrics=("fid",), reference=str(ref), offline=True, allow_random_weights=True
+    )
+    manifest = run.path / "manifest.jsonl"
+    lines = manifest.read_text().splitlines()
+    orders = []
+    for seed in (0, 1):
+        shuffled = [lines[i] for i in np.random.default_rng(seed).permutation(len(lines))]
+        assert shuffled != lines
+        manifest.write_text("\n".join(shuffled) + "\n")
+        orders.append(
+            [(it.prompt_id, it.path.name) for it in plan_evaluation(run.path, options).items]
+        )
+    assert orders[0] == orders[1] == sorted(orders[0])
+    assert len(orders[0]) == 12
+
+
 class Recorder(Evaluator):
     """Sees every batch; needs the decoded images (no worker-side preprocessing)."""
 
