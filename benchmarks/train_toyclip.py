@@ -106,20 +106,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_init(name: str, config):
-    """``(model, record)`` for ``--init``: the weights to continue from and what to record about
-    them (name, folder, sha256 of model.safetensors). ValueError when they are missing or were
-    trained with another config than ``config``."""
+def _load_weights(flag: str, name: str):
+    """``(model, its config, record)`` of the toy CLIP a flag names (a toy CLIP name such as
+    toyclip-vit, toyclip:FOLDER or a folder); the record is what the run keeps about it (name,
+    folder, sha256 of model.safetensors). ValueError naming the flag when the weights are missing."""
     import hashlib
     from pathlib import Path
 
-    from evaluators.toyclip import create_toyclip, is_toyclip_name, load_toyclip, resolve_toyclip
+    from evaluators.toyclip import WEIGHTS_FILE, is_toyclip_name, load_toyclip, resolve_toyclip
 
     folder = resolve_toyclip(name) if is_toyclip_name(name) else Path(name)
-    weights = folder / "model.safetensors"
+    weights = folder / WEIGHTS_FILE
     if not weights.is_file():
-        raise ValueError(f"--init {name}: no {weights} (give a toy CLIP name or a trained folder)")
-    model, init_config = load_toyclip(folder)
+        raise ValueError(f"{flag} {name}: no {weights} (give a toy CLIP name or a trained folder)")
+    model, config = load_toyclip(folder)
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    return model, config, {"name": name, "folder": str(folder), "sha256": digest}
+
+
+def load_init(name: str, config):
+    """``(model, record)`` for ``--init``: the weights to continue from and what to record about
+    them. ValueError when they are missing or were trained with another config than ``config``."""
+    from evaluators.toyclip import create_toyclip
+
+    model, init_config, record = _load_weights("--init", name)
     shapes = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     wanted = {k: tuple(v.shape) for k, v in create_toyclip(config).state_dict().items()}
     if shapes != wanted:
@@ -127,26 +137,18 @@ def load_init(name: str, config):
             f"--init {name} has other tensors than this run's model ({init_config.image_tower} "
             f"tower, {init_config.to_dict()}; this run: {config.to_dict()})"
         )
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    return model, {"name": name, "folder": str(folder), "sha256": digest}
+    return model, record
 
 
-def load_text_from(name: str):
-    """``(model, record)`` for ``--text-from``: the toy CLIP whose text tower to start from and
-    what to record about it (name, sha256 of model.safetensors). ValueError when it is missing."""
-    import hashlib
-    from pathlib import Path
+def load_text_from(name: str, config):
+    """``(model, record)`` for ``--text-from``: the toy CLIP whose text tower the run starts from,
+    and what to record about it. ValueError when it is missing or its text tower does not fit
+    ``config``'s (checked before any training)."""
+    from evaluators.toyclip import copy_text_tower, create_toyclip
 
-    from evaluators.toyclip import is_toyclip_name, load_toyclip, resolve_toyclip
-
-    folder = resolve_toyclip(name) if is_toyclip_name(name) else Path(name)
-    weights = folder / "model.safetensors"
-    if not weights.is_file():
-        raise ValueError(
-            f"--text-from {name}: no {weights} (give a toy CLIP name or a trained folder)"
-        )
-    model, _ = load_toyclip(folder)
-    return model, {"name": name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+    model, _, record = _load_weights("--text-from", name)
+    copy_text_tower(create_toyclip(config), model)
+    return model, record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,11 +185,9 @@ def main(argv: list[str] | None = None) -> int:
             **kinds,
         )
         init, init_record = load_init(args.init, config) if args.init else (None, None)
-        text_from, text_record = load_text_from(args.text_from) if args.text_from else (None, None)
-        if text_from is not None:  # shapes checked before any training
-            from evaluators.toyclip import copy_text_tower, create_toyclip
-
-            copy_text_tower(create_toyclip(config), text_from)
+        text_from, text_record = (
+            load_text_from(args.text_from, config) if args.text_from else (None, None)
+        )
     except ValueError as err:  # a bad setting: say which, before any training
         print(f"train_toyclip.py: error: {err}", file=sys.stderr)
         return 2

@@ -19,8 +19,8 @@ and differ only in where they stand ("a red circle left of a blue square" vs "..
 square"), as for real CLIP, whose web captions almost never contrast two arrangements of the same
 objects (the relation kinds of hard negatives are refused with it). Measured: this does *not* keep
 a ViT with position embeddings blind (the positive pair still rewards matching "A above B"
-precisely; benchmarks/RESULTS.md); ``ToyClipConfig.vit_position_embedding=False`` does. AdamW (betas 0.9/0.98, eps 1e-6 as open_clip) with weight decay on
-matrices only (not on biases, norms, embeddings' gains or ``logit_scale``, open_clip's rule);
+precisely; benchmarks/RESULTS.md); ``ToyClipConfig.vit_position_embedding=False`` does. AdamW
+(betas 0.9/0.98, eps 1e-6 as open_clip) with weight decay on matrices only (not on biases, norms, embeddings' gains or ``logit_scale``, open_clip's rule);
 learning rate linear warm-up over ``warmup_fraction`` of the steps then cosine decay to 0;
 ``logit_scale`` clamped to ``[0, log 100]`` after each step (open_clip). A fixed step count and
 seed make a run reproducible on a given machine and thread count.

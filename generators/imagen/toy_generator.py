@@ -7,7 +7,8 @@ Efficient U-Net, conditioned on the frozen text tower of the shipped CoordConv t
 standing in for Imagen's frozen T5. It was trained by ``drawbench imagen train`` on toy-world
 renders of the training split, the base stage on one GPU (12,000 steps at batch 256: it draws
 relations right for about 95% of images by the judge), the SR stage on CPU (the commands and seeds
-are in the weights folder's TRAINING.json and in benchmarks/RESULTS.md). Only toy-world captions can be sampled (27-word vocabulary).
+are in the weights folder's TRAINING.json and in benchmarks/RESULTS.md). Only toy-world captions
+can be sampled (27-word vocabulary).
 
 ``checkpoint`` picks the weights: ``trained`` (the shipped EMA weights), ``untrained`` (the
 same cascade with seeded random initial weights: the lower bound in the demo's comparison), or a
