@@ -5,7 +5,7 @@ folder's config.json records the exact command it was made with)::
 
     python benchmarks/train_toyclip.py --tower vit --no-position-embedding --photometric \
         --negative-kinds colour_replaced,colours_swapped,count_changed,shape_replaced \
-        --steps 2000 --seed 0 --threads 1 --out weights/toyclip-vit
+        --split all --steps 2000 --seed 0 --threads 2 --out weights/toyclip-vit
     python benchmarks/train_toyclip.py --tower coordconv --seed 0 --threads 1 \
         --out weights/toyclip-coordconv                       # 1500 steps, plain InfoNCE
     python benchmarks/train_toyclip.py --tower coordconv --photometric --seed 0 --threads 1 \
@@ -18,6 +18,13 @@ so the defaults take roughly 12-13 minutes each, close to TOYWORLD.md's 14.5-min
 loaded machine they take longer (wall time only: the result does not depend on it). A run is
 reproducible for a given machine, thread count and seed (float summation order depends on the
 threads).
+
+The ViT, the world's CLIP-score model and toy FID features, learns from every meaning of the world
+(``--split all``): a measuring instrument must read every prompt it scores, as real CLIP has seen
+DrawBench's words in every sort of combination; the cascade, what the demo tests on the 66 held-out
+meanings, never sees them. The CoordConv models learn from the training split only (the judge then
+shows its verdicts hold on unseen combinations too). Figures are always on freshly rendered scenes
+of the held-out meanings: unseen combinations for ``--split train``, unseen renders for ``all``.
 
 Everything else is TOYWORLD.md's recipe (see :mod:`evaluators.toyclip_train`): symmetric InfoNCE,
 learnable temperature from 1/0.07, AdamW lr 1e-3, weight decay 0.1, 5% linear warm-up then
@@ -99,6 +106,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "toyclip:FOLDER or a folder), frozen: only the image tower learns, to meet its text "
         "embeddings (sha256 of its weights recorded)",
     )
+    p.add_argument(
+        "--split",
+        choices=("train", "all"),
+        default="train",
+        help="meanings the training scenes are drawn from: train (618, the held-out 66 never "
+        "seen) or all (684: a measuring instrument that has seen every caption of the world, as "
+        "real CLIP has seen DrawBench's words in every sort of combination; the cascade is what "
+        "must not see the held-out prompts). Figures are always on fresh held-out scenes",
+    )
     p.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--eval-scenes", type=int, default=2048, help="held-out scenes for the figures")
@@ -106,14 +122,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+#: What a run keeps of the provenance of the weights it starts from: enough to rebuild them (their
+#: own command and settings, and in turn what they started from), not their figures.
+LINEAGE_KEYS = ("command", "settings", "init", "text_from")
+
+
 def _load_weights(flag: str, name: str):
     """``(model, its config, record)`` of the toy CLIP a flag names (a toy CLIP name such as
     toyclip-vit, toyclip:FOLDER or a folder); the record is what the run keeps about it (name,
-    folder, sha256 of model.safetensors). ValueError naming the flag when the weights are missing."""
+    folder, sha256 of model.safetensors, and ``provenance``: how those weights were made, so that
+    a chain of runs is rebuilt from the last one's config.json even after the weights a name
+    stood for are replaced). ValueError naming the flag when the weights are missing."""
     import hashlib
     from pathlib import Path
 
-    from evaluators.toyclip import WEIGHTS_FILE, is_toyclip_name, load_toyclip, resolve_toyclip
+    from evaluators.toyclip import (
+        WEIGHTS_FILE,
+        is_toyclip_name,
+        load_toyclip,
+        read_toyclip_config,
+        resolve_toyclip,
+    )
 
     folder = resolve_toyclip(name) if is_toyclip_name(name) else Path(name)
     weights = folder / WEIGHTS_FILE
@@ -121,7 +150,10 @@ def _load_weights(flag: str, name: str):
         raise ValueError(f"{flag} {name}: no {weights} (give a toy CLIP name or a trained folder)")
     model, config = load_toyclip(folder)
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
-    return model, config, {"name": name, "folder": str(folder), "sha256": digest}
+    _, made = read_toyclip_config(folder)
+    lineage = {k: made[k] for k in LINEAGE_KEYS if k in made}
+    return model, config, {"name": name, "folder": str(folder), "sha256": digest,
+                           "provenance": lineage}  # fmt: skip
 
 
 def load_init(name: str, config):
@@ -182,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             photometric=args.photometric,
             position_blind=args.position_blind,
+            split=args.split,
             **kinds,
         )
         init, init_record = load_init(args.init, config) if args.init else (None, None)

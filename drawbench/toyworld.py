@@ -24,11 +24,13 @@ caption from its mirror image); ``Composition`` two objects differing in colour 
 
 Split by combination: within each category the meanings are ranked by
 ``sha256("toyworld-split-v1|" + caption_of(meaning))`` and the first ``HELD_OUT_PER_CATEGORY[c]``
-are held out (never trained on): 6 Colors, 12 Counting, 24 Positional, 24 Composition = 66 held-out
-meanings, 618 for training. Every word and every (colour, shape) pair still occurs in training
-captions (tested), so the held-out meanings test composition, not unseen words. Seeds of rendered
-scenes are independent of the split. The bundled prompt set ``toyworld`` is exactly the held-out
-meanings, one prompt each (ids ``toyworld-000`` .. ``toyworld-065``).
+are held out: 6 Colors, 12 Counting, 24 Positional, 24 Composition = 66 held-out meanings, 618 for
+training. The cascade never trains on the held-out ones, so they test composition; every word and
+every (colour, shape) pair still occurs in training captions (tested), so they do not test unseen
+words. Split ``"all"`` (both) is for a measuring instrument, which must read every prompt it
+scores: the shipped CLIP-score ViT learns from it. Seeds of rendered scenes are independent of the
+split. The bundled prompt set ``toyworld`` is exactly the held-out meanings, one prompt each (ids
+``toyworld-000`` .. ``toyworld-065``).
 
 Rendering lives in :mod:`drawbench.toyworld_render`, corruptions in :mod:`drawbench.toyworld_corrupt`.
 Only the standard library is imported here, so the prompt set loads without numpy, PIL or torch.
@@ -99,7 +101,7 @@ HELD_OUT_PER_CATEGORY: dict[str, int] = {
     "Composition": 24,
 }
 SPLIT_SALT = "toyworld-split-v1"
-SPLITS: tuple[str, ...] = ("train", "held_out")
+SPLITS: tuple[str, ...] = ("train", "held_out", "all")
 PROMPT_SET_NAME = "toyworld"
 
 
@@ -280,11 +282,14 @@ def split_of(scene: Scene) -> str:
 
 @functools.cache
 def meanings(split: str, kind: str | None = None) -> tuple[Scene, ...]:
-    """Canonical meanings of one split (``"train"`` or ``"held_out"``), optionally of one kind."""
+    """Canonical meanings of one split (``"train"``, ``"held_out"`` or ``"all"``: both),
+    optionally of one kind."""
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     return tuple(
-        m for m in all_meanings() if split_of(m) == split and (kind is None or m.kind == kind)
+        m
+        for m in all_meanings()
+        if split in ("all", split_of(m)) and (kind is None or m.kind == kind)
     )
 
 

@@ -224,6 +224,8 @@ def test_splits_are_disjoint_by_combination_and_cover_the_vocabulary():
     assert 0.45 < np.mean([s.kind == "count" for s in drawn]) < 0.55
     assert {s.relation for s in drawn} == {None, *RELATIONS}
     assert all(split_of(sample_scene(rng, "held_out")) == "held_out" for _ in range(200))
+    assert meanings("all") == all_meanings()
+    assert {split_of(sample_scene(rng, "all")) for _ in range(400)} == {"train", "held_out"}
     with pytest.raises(ValueError, match="unknown split"):
         meanings("test")
 
