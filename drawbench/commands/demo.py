@@ -21,7 +21,7 @@ def register(subparsers, summary: str) -> None:
         "OUT/relation_blindness.json); and the report. Reruns resume.",
         """
   drawbench demo
-  drawbench demo --out /tmp/demo --prompts-per-category 4 --images-per-prompt 2
+  drawbench demo --out /tmp/demo --prompts-per-category 6 --images-per-prompt 2   # the CI size, 3 min
 """,
     )
     p.add_argument(

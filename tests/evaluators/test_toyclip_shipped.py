@@ -25,19 +25,20 @@ def test_shipped_vit_reaches_its_figures():
     assert config.image_tower == "vit" and config.vit_position_embedding is False
     assert float(model.visual.positional_embedding.abs().max()) == 0.0  # patches seen as a set
     figures = evaluate_toyclip(model, n_scenes=256, seed=7, renders=False)
-    # recorded at 2,048 held-out scenes (benchmarks/RESULTS.md): top-1 0.944, colour 0.998,
-    # shape 0.985, colours swapped 0.764, count 0.808, left/right 0.399, above/below 0.379;
-    # here (256 scenes, seed 7): 0.938, 0.996, 0.984, 0.748, 0.787, 0.385 (n=65), 0.297 (n=64)
-    assert figures["top1_of_32"] >= 0.90
+    # recorded at 2,048 held-out scenes (benchmarks/RESULTS.md): top-1 0.974, colour 1.000,
+    # shape 0.999, colours swapped 0.820, count 0.993, left/right 0.432, above/below 0.480;
+    # here (256 scenes, seed 7): 0.957, 1.000, 0.996, 0.784, 1.000, 0.446 (n=65), 0.438 (n=64).
+    # It learned from every meaning (--split all): these scenes are unseen renders of seen captions.
+    assert figures["top1_of_32"] >= 0.93
     wins = figures["caption_wins"]
-    assert wins["colour_replaced"] >= 0.97 and wins["shape_replaced"] >= 0.95
-    assert wins["colours_swapped"] >= 0.68 and wins["count_changed"] >= 0.70
+    assert wins["colour_replaced"] >= 0.97 and wins["shape_replaced"] >= 0.97
+    assert wins["colours_swapped"] >= 0.72 and wins["count_changed"] >= 0.97
     # relation-blind on both axes, like real CLIP: never better than chance at relation flips
     assert wins["left_right_flip"] <= 0.62 and wins["above_below_flip"] <= 0.62
-    assert figures["score_match"] > 70 > 10 > figures["score_random"]
+    assert figures["score_match"] > 85 > 10 > figures["score_random"]
     # robust to the nuisances of generated images (a ViT trained without augmentation fell to 0.486)
     perturbed = evaluate_toyclip(model, n_scenes=256, seed=7, renders=False, photometric=True)
-    assert perturbed["top1_of_32"] >= 0.85
+    assert perturbed["top1_of_32"] >= 0.90
 
 
 def test_unknown_shipped_name_lists_the_available():
