@@ -1,11 +1,16 @@
 """Train a toy CLIP of the toy world on CPU and print its held-out figures (issue 8, TOYWORLD.md).
 
 The three shipped models are reproduced by (batch 256, fresh scenes every step; each weights
-folder's config.json records the exact command it was made with)::
+folder's config.json records the exact commands it was made with, a continued run's first command
+under ``init.provenance``)::
 
     python benchmarks/train_toyclip.py --tower vit --no-position-embedding --photometric \
         --negative-kinds colour_replaced,colours_swapped,count_changed,shape_replaced \
-        --split all --steps 2000 --seed 0 --threads 2 --out weights/toyclip-vit
+        --steps 2000 --seed 0 --threads 1 --out weights/toyclip-vit-train
+    python benchmarks/train_toyclip.py --tower vit --no-position-embedding --photometric \
+        --negative-kinds colour_replaced,colours_swapped,count_changed,shape_replaced \
+        --init weights/toyclip-vit-train --split all --lr 5e-4 --steps 600 --seed 1 --threads 2 \
+        --out weights/toyclip-vit                   # continued on every meaning (see below)
     python benchmarks/train_toyclip.py --tower coordconv --seed 0 --threads 1 \
         --out weights/toyclip-coordconv                       # 1500 steps, plain InfoNCE
     python benchmarks/train_toyclip.py --tower coordconv --photometric --seed 0 --threads 1 \
@@ -19,8 +24,8 @@ loaded machine they take longer (wall time only: the result does not depend on i
 reproducible for a given machine, thread count and seed (float summation order depends on the
 threads).
 
-The ViT, the world's CLIP-score model and toy FID features, learns from every meaning of the world
-(``--split all``): a measuring instrument must read every prompt it scores, as real CLIP has seen
+The ViT, the world's CLIP-score model and toy FID features, is continued on every meaning of the
+world (``--split all``): a measuring instrument must read every prompt it scores, as real CLIP has seen
 DrawBench's words in every sort of combination; the cascade, what the demo tests on the 66 held-out
 meanings, never sees them. The CoordConv models learn from the training split only (the judge then
 shows its verdicts hold on unseen combinations too). Figures are always on freshly rendered scenes
