@@ -137,6 +137,7 @@ def test_shipped_toy_weights_stay_well_under_50_mb():
             "--text-from no/such/folder: no no/such/folder/model.safetensors",
         ),
         (["--text-from", "toyclip-nosuch"], "toyclip-nosuch"),
+        (["--split", "held_out"], "argument --split: invalid choice: 'held_out'"),
     ],
 )
 def test_training_script_refuses_a_bad_setting_before_training(tmp_path, extra, expected):
