@@ -7,7 +7,11 @@ guidance weight 3 (CFG in one batch) and dynamic thresholding. Requires ``pip in
 imagen-pytorch`` (benchmark only). Offline, imagen-pytorch's import-time ``T5Config.from_pretrained``
 is answered with a small local T5Config. The last line printed is one JSON object.
 
+Also times the shipped toy cascade (``--generator imagen-toy``: both stages, its sampling defaults)
+at the demo's batch in both memory formats; ImagenGenerator samples in channels-last on CPU.
+
     python benchmarks/bench_imagen.py [--steps 32] [--batch 8] [--device cpu] [--repeats 2]
+                                      [--toy-batch 64]
 """
 
 from __future__ import annotations
@@ -99,6 +103,20 @@ def _time(fn, repeats: int) -> float:
     return best
 
 
+def time_toy_cascade(batch: int, repeats: int) -> dict[str, float]:
+    """Images/s of the shipped toy cascade in the contiguous and the channels-last format."""
+    from generators.imagen.toy_generator import ToyImagenGenerator
+
+    gen = ToyImagenGenerator()
+    prompts = ["a green triangle to the left of a yellow circle"] * batch
+    seeds = list(range(batch))
+    out = {}
+    for fmt in ("contiguous_format", "channels_last"):
+        gen.inner.cascade.to(memory_format=getattr(torch, fmt))
+        out[fmt] = batch / _time(lambda: gen.generate(prompts, seeds), repeats)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -108,6 +126,7 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--toy-batch", type=int, default=64, help="0 skips the toy cascade timing")
     args = ap.parse_args()
     torch.manual_seed(0)
     from generators.imagen.stage import SamplingOptions
@@ -123,6 +142,12 @@ def main() -> None:
     )
     gens = lambda: [torch.Generator().manual_seed(i) for i in range(args.batch)]  # noqa: E731
     t_ours = _time(lambda: ours.sample(text, mask, gens(), opts), args.repeats)
+    # The memory format ImagenGenerator samples in on CPU (generators/imagen/generator.py).
+    t_ours_cl = _time(
+        lambda: ours.to(memory_format=torch.channels_last).sample(text, mask, gens(), opts),
+        args.repeats,
+    )
+    ours.to(memory_format=torch.contiguous_format)
     with torch.no_grad():
         t_theirs = _time(
             lambda: theirs.sample(
@@ -144,6 +169,7 @@ def main() -> None:
     wide = build_ours(args.size, args.device, width)
     t_wide = _time(lambda: wide.sample(text, mask, gens(), opts), args.repeats)
     p_wide = _count(wide)
+    toy = time_toy_cascade(args.toy_batch, args.repeats) if args.toy_batch else {}
     res = {
         "device": args.device,
         "size": args.size,
@@ -153,6 +179,8 @@ def main() -> None:
         "ours_images_per_s": round(args.batch / t_ours, 3),
         "imagen_pytorch_images_per_s": round(args.batch / t_theirs, 3),
         "speed_ratio_ours_over_theirs": round(t_theirs / t_ours, 3),
+        "ours_channels_last_images_per_s": round(args.batch / t_ours_cl, 3),
+        "channels_last_speedup": round(t_ours / t_ours_cl, 3),
         "ours_params": p_ours,
         "imagen_pytorch_params": p_theirs,
         "param_ratio_ours_over_theirs": round(p_ours / p_theirs, 3),
@@ -161,13 +189,31 @@ def main() -> None:
         "equal_size_ours_images_per_s": round(args.batch / t_wide, 3),
         "equal_size_speed_ratio_ours_over_theirs": round(t_theirs / t_wide, 3),
     }
+    if toy:
+        res["toy_cascade_batch"] = args.toy_batch
+        res["toy_cascade_contiguous_images_per_s"] = round(toy["contiguous_format"], 3)
+        res["toy_cascade_channels_last_images_per_s"] = round(toy["channels_last"], 3)
+        res["toy_cascade_channels_last_speedup"] = round(
+            toy["channels_last"] / toy["contiguous_format"], 3
+        )
     print(
         f"drawbench Imagen: {res['ours_images_per_s']} img/s, {p_ours:,} params; imagen-pytorch: {res['imagen_pytorch_images_per_s']} img/s, {p_theirs:,} params"
+    )
+    print(
+        f"drawbench Imagen in channels-last memory format (ImagenGenerator on CPU): "
+        f"{res['ours_channels_last_images_per_s']} img/s ({res['channels_last_speedup']}x)"
     )
     print(
         f"equal size: drawbench Imagen at base width {width}: {p_wide:,} params, "
         f"{res['equal_size_ours_images_per_s']} img/s"
     )
+    if toy:
+        print(
+            f"toy cascade (imagen-toy, 2 stages, batch {args.toy_batch}): "
+            f"{res['toy_cascade_contiguous_images_per_s']} img/s contiguous, "
+            f"{res['toy_cascade_channels_last_images_per_s']} img/s channels-last "
+            f"({res['toy_cascade_channels_last_speedup']}x)"
+        )
     print(json.dumps(res))
 
 

@@ -77,3 +77,25 @@ def test_save_and_from_pretrained_round_trip(cascade, tmp_path):
     (tmp_path / "stage_1.safetensors").unlink()
     with pytest.raises(FileNotFoundError, match=r"stage_1.safetensors is missing"):
         ImagenGenerator.check_options(checkpoint=tmp_path)
+
+
+def test_cpu_sampling_runs_channels_last_with_the_same_images(cascade):
+    """On CPU the generator samples in channels-last format (faster oneDNN convolutions: see
+    bench_imagen.py); the images match the default format's to within one level of 255."""
+    import numpy as np
+
+    from drawbench.images import tensor_to_pil
+
+    gen = ImagenGenerator.from_cascade(cascade, steps=4)
+    contiguous = cascade.to(memory_format=torch.contiguous_format)
+    ref = tensor_to_pil(
+        contiguous.sample(["a red circle", "a blue square"], [3, 4], gen.stage_options)
+    )
+    cascade.to(memory_format=torch.channels_last)  # as the generator left it
+    conv = next(p for p in cascade.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert gen.describe()["memory_format"] == "channels_last"
+    images = gen.generate(["a red circle", "a blue square"], [3, 4])
+    for image, want in zip(images, ref, strict=True):
+        diff = np.asarray(image, dtype=float) - np.asarray(want, dtype=float)
+        assert np.abs(diff).max() <= 1.0
