@@ -90,7 +90,8 @@ def demo_prompts(prompts_per_category: int | None):
     return select_prompts(DEMO_PROMPT_SET, ids=ids), ids
 
 
-def _generate(name, generator, options, prompts, ids, images, seed, out, progress):
+def generate_run(name, generator, options, prompts, ids, images, seed, out, progress):
+    """Generate (resumable) run ``out/name`` of the demo's prompts with the demo's settings."""
     from drawbench.pipeline.generate import GenerateRequest, run_generation
 
     request = GenerateRequest(
@@ -136,10 +137,10 @@ def run_demo(
     out = Path(out)
     prompts, ids = demo_prompts(prompts_per_category)
     run_dirs = [
-        _generate(name, gen, opts, prompts, ids, images_per_prompt, seed, out / "runs", progress)
+        generate_run(name, gen, opts, prompts, ids, images_per_prompt, seed, out / "runs", progress)
         for name, (gen, opts) in DEMO_RUNS.items()
     ]
-    reference = _generate(
+    reference = generate_run(
         "reference-ground-truth", "toyworld", {}, prompts, ids,
         REFERENCE_IMAGES_PER_PROMPT, seed + REFERENCE_SEED_OFFSET, out, progress,
     )  # fmt: skip
