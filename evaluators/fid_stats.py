@@ -139,6 +139,40 @@ def frechet_distance_scipy(
     return float(diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root))
 
 
+def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
+    """``Tr((sigma1 sigma2)^{1/2})`` for symmetric positive semi-definite matrices, without a
+    general matrix square root.
+
+    ``sigma1 sigma2`` is similar to ``R^T sigma2 R`` with ``R = U diag(sqrt(s))`` from
+    ``sigma1 = U diag(s) U^T``; that matrix is symmetric PSD, so its eigenvalues are real and
+    non-negative and the trace of the principal square root is the sum of their square roots. Two
+    symmetric eigendecompositions replace ``scipy.linalg.sqrtm`` of a non-symmetric product: about
+    5x faster at 128 dimensions and 6.5x at 2,048 (measured in benchmarks/RESULTS.md), equal to
+    float64 precision where ``sqrtm`` is accurate, and with no imaginary part to drop when the
+    product is singular (rounding's tiny negative eigenvalues are clipped to 0).
+    """
+    s, u = np.linalg.eigh(np.asarray(sigma1, np.float64))
+    r = u * np.sqrt(np.clip(s, 0.0, None))
+    m = r.T @ np.asarray(sigma2, np.float64) @ r
+    eig = np.linalg.eigvalsh((m + m.T) / 2)
+    return float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+
+
+def frechet_distance_eigh(
+    mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray
+) -> float:
+    """The Frechet distance of :func:`frechet_distance` with its trace term from
+    :func:`trace_sqrt_product`: for the many distances of a bootstrap (the reported estimate
+    itself always comes from clean-fid's function)."""
+    diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
+    return float(
+        diff @ diff
+        + np.trace(sigma1)
+        + np.trace(sigma2)
+        - 2 * trace_sqrt_product(sigma1, sigma2)
+    )
+
+
 #: Largest memory (bytes) the per-prompt statistics of a FID bootstrap may take.
 FID_BOOTSTRAP_MAX_BYTES = 2 * 1024**3
 
@@ -158,7 +192,8 @@ def bootstrap_frechet(
     Each round draws ``len(groups)`` prompts with replacement (a prompt keeps all its images) and
     merges their sufficient statistics (count, sum, sum of outer products, weighted by how often a
     prompt was drawn) into one Gaussian, whose distance to the reference is computed with
-    :func:`frechet_distance`. Rounds whose covariance is degenerate are skipped.
+    :func:`frechet_distance_eigh` (the same distance as clean-fid's, without ``sqrtm``). Rounds
+    with fewer than 2 images or a distance that is not finite are skipped.
 
     The reference is either held fixed at ``N(ref_mu, ref_sigma)`` or, with ``ref_groups`` (the
     reference's statistics per prompt, aligned with ``groups``: reference images made for the same
@@ -199,9 +234,11 @@ def bootstrap_frechet(
         if gaussian is None or ref is None:
             continue
         try:
-            values.append(frechet_distance(*gaussian, *ref))
-        except ValueError:  # sqrtm with an imaginary component: skip the round
+            value = frechet_distance_eigh(*gaussian, *ref)
+        except np.linalg.LinAlgError:  # an eigendecomposition did not converge
             continue
+        if np.isfinite(value):
+            values.append(value)
     if not values:
         raise ValueError("every bootstrap round of the FID interval was degenerate")
     alpha = (1 - level) / 2

@@ -9,6 +9,7 @@ from scipy import linalg
 from evaluators.fid_stats import (
     FeatureStats,
     frechet_distance,
+    frechet_distance_eigh,
     kernel_inception_distance,
     scipy_sqrtm_warning,
     small_sample_warning,
@@ -27,6 +28,19 @@ def test_frechet_distance_matches_direct_scipy_formula():
     s1, s2 = _spd(rng, d), _spd(rng, d)
     direct = np.sum((mu1 - mu2) ** 2) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real)
     assert frechet_distance(mu1, s1, mu2, s2) == pytest.approx(direct, rel=1e-9)
+
+
+@pytest.mark.parametrize("d, n", [(16, 400), (64, 300), (32, 12)])  # the last: rank 11 of 32
+def test_eigh_distance_equals_clean_fids_sqrtm_distance(d, n):
+    """The bootstrap's sqrtm-free distance equals clean-fid's, full rank or rank-deficient (fewer
+    images than dimensions, as a small FID sample is)."""
+    rng = np.random.default_rng(d)
+    a = FeatureStats.from_features(rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) / d)
+    b = FeatureStats.from_features(rng.normal(0.3, 1.2, size=(4 * n, d)))
+    args = (a.mean(), a.covariance(), b.mean(), b.covariance())
+    assert frechet_distance_eigh(*args) == pytest.approx(frechet_distance(*args), rel=1e-8)
+    itself = (a.mean(), a.covariance(), a.mean(), a.covariance())  # exactly 0: rounding only
+    assert abs(frechet_distance_eigh(*itself)) <= max(abs(frechet_distance(*itself)), 1e-12)
 
 
 def test_own_formula_equals_clean_fid_where_clean_fid_runs():

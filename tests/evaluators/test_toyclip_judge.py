@@ -172,8 +172,9 @@ def test_report_of_judge_votes_with_the_relation_view(runs, votes, tmp_path):
     assert "No clip_score in the metrics.json of correct, wrong" in section
 
 
-def test_in_memory_images_embed_like_files_and_the_relation_benchmark_reads_them(runs, judge):
-    import importlib.util
+def test_in_memory_images_embed_like_files_and_the_relation_benchmark_reads_them(
+    runs, judge, load_benchmark
+):
     from pathlib import Path
 
     from drawbench.images import load_image_rgb
@@ -184,31 +185,17 @@ def test_in_memory_images_embed_like_files_and_the_relation_benchmark_reads_them
     images = [load_image_rgb(p) for p in paths]
     assert np.allclose(judge_small.embed_pil(images).numpy(), by_file.numpy(), atol=1e-6)
 
-    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "toy_cascade_relations.py"
-    spec = importlib.util.spec_from_file_location("toy_cascade_relations", bench)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_benchmark("toy_cascade_relations")
     captions = ["a red circle to the left of a blue square"] * 2
     right = render_scene(parse_caption(captions[0]), 3)
     mirrored = render_scene(flip_relation(parse_caption(captions[0])), 3)
     assert module.relation_accuracy([right, mirrored], captions, judge) == [True, False]
 
 
-def _load_benchmark(name):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_count_benchmark_reads_counts_per_split(judge, capsys):
+def test_count_benchmark_reads_counts_per_split(judge, capsys, load_benchmark):
     import json
 
-    bench = _load_benchmark("toyclip_counts")
+    bench = load_benchmark("toyclip_counts")
     figures = bench.count_accuracy(judge, 48, "train")
     assert figures["n"] == 48 == sum(figures[f"n_{k}"] for k in range(1, 5) if f"n_{k}" in figures)
     # the sharp judge reads the count of renders of trained combinations (1.000 on 600 scenes)
