@@ -154,3 +154,31 @@ def test_relation_blindness_needs_a_blind_metric_and_a_seeing_judge():
     table = relation_rows(checks)
     assert all(len(r) == len(RELATION_HEADER) for r in table)
     assert table[1][3] == "0.30 [-1.50, 2.10]" and table[2][-1] == "NO" and table[4][5] == "-"
+
+
+def test_validity_power_benchmark_compares_like_the_validity_check(load_benchmark):
+    """benchmarks/toy_validity_power.py: each prompt's first k samples; unpaired intervals apart
+    only when the gap is large against the prompts' spread; paired differences see a constant
+    per-prompt gap that the prompts' spread hides from the unpaired intervals."""
+    import numpy as np
+
+    bench = load_benchmark("toy_validity_power")
+    rng = np.random.default_rng(0)
+    level = {f"p{i}": rng.normal(90, 4) for i in range(8)}  # prompts differ by a lot
+    cats = {p: ("Colors" if i < 4 else "Counting") for i, p in enumerate(level)}
+
+    def rows(offset, bad_sample=None):
+        return [
+            (p, cats[p], s, level[p] + offset + rng.normal(0, 0.05) - (50 if s == bad_sample else 0))
+            for p in level
+            for s in range(4)
+        ]
+
+    truth, cascade = rows(0.0), rows(-1.0, bad_sample=3)
+    two = bench.compare(truth, cascade, 2, "overall", None)
+    assert two["prompts"] == 8 and not two["apart"] and two["paired_apart"]
+    assert two["paired_diff"] == pytest.approx(1.0, abs=0.1)
+    four = bench.compare(truth, cascade, 4, "overall", None)  # sample 3 failed on every prompt
+    assert four["paired_diff"] == pytest.approx(13.5, abs=0.1)
+    colors = bench.compare(truth, cascade, 2, "Colors", {"p0", "p1", "p2"})
+    assert colors["prompts"] == 3
