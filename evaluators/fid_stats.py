@@ -166,10 +166,7 @@ def frechet_distance_eigh(
     itself always comes from clean-fid's function)."""
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
     return float(
-        diff @ diff
-        + np.trace(sigma1)
-        + np.trace(sigma2)
-        - 2 * trace_sqrt_product(sigma1, sigma2)
+        diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_sqrt_product(sigma1, sigma2)
     )
 
 

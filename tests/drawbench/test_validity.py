@@ -169,7 +169,12 @@ def test_validity_power_benchmark_compares_like_the_validity_check(load_benchmar
 
     def rows(offset, bad_sample=None):
         return [
-            (p, cats[p], s, level[p] + offset + rng.normal(0, 0.05) - (50 if s == bad_sample else 0))
+            (
+                p,
+                cats[p],
+                s,
+                level[p] + offset + rng.normal(0, 0.05) - (50 if s == bad_sample else 0),
+            )
             for p in level
             for s in range(4)
         ]
