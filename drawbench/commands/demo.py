@@ -21,7 +21,7 @@ def register(subparsers, summary: str) -> None:
         "OUT/relation_blindness.json); and the report. Reruns resume.",
         """
   drawbench demo
-  drawbench demo --out /tmp/demo --prompts-per-category 6 --images-per-prompt 2   # the CI size, 3 min
+  drawbench demo --out /tmp/demo --prompts-per-category 6   # the CI test's size, about 2.5 min
 """,
     )
     p.add_argument(
@@ -37,7 +37,7 @@ def register(subparsers, summary: str) -> None:
         "--images-per-prompt",
         type=int,
         default=None,
-        help="images per prompt and model (default 2)",
+        help="images per prompt and model (default 4)",
     )
     p.add_argument("--seed", type=int, default=0, help="run seed (default 0)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -7,12 +7,14 @@ NOT_APART; every CLIP-score comparison's paired difference (same prompts resampl
 apart from 0 except those in PAIRED_NOT_APART. The misses are all ground truth vs the trained
 cascade: since its base stage was trained on a GPU the cascade is close to the truth in content (the
 judge ties them on half the prompts); at full size Colors has 6 prompts and Counting 12, at reduced
-size (6 prompts per category, all of Colors) fewer still. The automatic judge (the photometric
-CoordConv toy CLIP) prefers the better model of each pair far more often than the worse one. The
-relation blindness: with every relation mirrored, the ViT CLIP score does not drop while the
-judge's preference does, for the trained cascade (which draws relations right, 0.95 by the judge)
-and for the ground truth as control, on Positional and Composition, at both sizes
-(relation_blindness.json and the report). Both tests run the real command with the shipped
+size (6 prompts per category, all of Colors) fewer still. More images per prompt narrow only the
+within-prompt part of an interval (benchmarks/toy_validity_power.py: at 8 images Counting's still
+overlap at full size); at the demo's 4 every paired difference at full size is apart. The
+automatic judge (the photometric CoordConv toy CLIP) prefers the better model of each pair far more
+often than the worse one. The relation blindness: with every relation mirrored, the ViT CLIP score
+does not drop while the judge's preference does, for the trained cascade (which draws relations
+right, 0.95 by the judge) and for the ground truth as control, on Positional and Composition, at
+both sizes (relation_blindness.json and the report). Both tests run the real command with the shipped
 weights (slow tier: CI runs them).
 """
 
@@ -59,8 +61,8 @@ NOT_APART = {
 }
 #: CLIP-score comparisons whose paired difference has a 95% interval that holds 0.
 PAIRED_NOT_APART = {
-    "full": {("clip_score", "Colors", _GT)},
-    "reduced": {("clip_score", scope, _GT) for scope in ("Colors", "Positional")},
+    "full": set(),
+    "reduced": {("clip_score", "Positional", _GT)},
 }
 #: Relation-blindness rows (positions-right run, category) shown: CLIP score blind, judge sees it.
 SHOWN = {size: {(a, c) for a in ("imagen-toy", _GT) for c in ("Positional", "Composition")}
@@ -104,7 +106,7 @@ def _check_validity(out, size: str) -> None:
 @pytest.mark.slow
 def test_validity_at_reduced_size(tmp_path):
     out = tmp_path / "demo"
-    _demo(out, "--prompts-per-category", "6", "--images-per-prompt", "2")
+    _demo(out, "--prompts-per-category", "6", "--images-per-prompt", "4")
     _check_validity(out, "reduced")
 
 
