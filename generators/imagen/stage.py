@@ -166,7 +166,8 @@ class ImagenStage(nn.Module):
         low_res: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Generate ``[B, 3, S, S]`` in ``[-1, 1]``. Image i's noise (initial, ancestral and
-        augmentation) comes only from ``generators[i]`` (CPU), so it never depends on the batch.
+        augmentation) comes only from ``generators[i]`` (CPU), so it never depends on the batch
+        (the arithmetic may, in the last bits: see ImagenGenerator.generate).
         ``low_res``: ``[B, 3, s, s]`` output of the previous stage (super-resolution only)."""
         cfg, dev = self.config, text.device
         size = cfg.image_size
