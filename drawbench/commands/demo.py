@@ -21,7 +21,7 @@ def register(subparsers, summary: str) -> None:
         "OUT/relation_blindness.json); and the report. Reruns resume.",
         """
   drawbench demo
-  drawbench demo --out /tmp/demo --prompts-per-category 6   # the CI test's size, about 2.5 min
+  drawbench demo --out /tmp/demo --prompts-per-category 6 --images-per-prompt 6   # the CI test, 3 min
 """,
     )
     p.add_argument(
