@@ -146,10 +146,11 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray) -> float:
     ``sigma1 sigma2`` is similar to ``R^T sigma2 R`` with ``R = U diag(sqrt(s))`` from
     ``sigma1 = U diag(s) U^T``; that matrix is symmetric PSD, so its eigenvalues are real and
     non-negative and the trace of the principal square root is the sum of their square roots. Two
-    symmetric eigendecompositions replace ``scipy.linalg.sqrtm`` of a non-symmetric product: about
-    5x faster at 128 dimensions and 6.5x at 2,048 (measured in benchmarks/RESULTS.md), equal to
-    float64 precision where ``sqrtm`` is accurate, and with no imaginary part to drop when the
-    product is singular (rounding's tiny negative eigenvalues are clipped to 0).
+    symmetric eigendecompositions replace ``scipy.linalg.sqrtm`` of a non-symmetric product: a
+    bootstrap round 11.5x faster at 128 dimensions and 4.6x at 2,048 (bench_fid_bootstrap.py,
+    benchmarks/RESULTS.md), equal to float64 precision where ``sqrtm`` is accurate, and with no
+    imaginary part to drop when the product is singular (rounding's tiny negative eigenvalues are
+    clipped to 0).
     """
     s, u = np.linalg.eigh(np.asarray(sigma1, np.float64))
     r = u * np.sqrt(np.clip(s, 0.0, None))

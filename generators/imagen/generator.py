@@ -16,9 +16,9 @@ from generators.imagen.stage import DEFAULT_GUIDANCE_WEIGHT, DEFAULT_SAMPLING_ST
 
 #: Images sampled together per forward pass when no batch size is given.
 DEFAULT_BATCH_SIZE = 8
-#: On CPU the U-Nets sample in channels-last memory format: oneDNN's convolutions run about 1.5x
-#: faster that way on the toy cascade (benchmarks/bench_imagen.py), with the same weights; floats
-#: differ from the default format in the last bits only.
+#: On CPU the U-Nets sample in channels-last memory format: oneDNN's convolutions and nearest
+#: upsampling are faster that way (the toy cascade 1.43x at batch 64: benchmarks/bench_imagen.py),
+#: with the same weights; floats differ from the default format in the last bits only.
 CPU_MEMORY_FORMAT = "channels_last"
 
 
