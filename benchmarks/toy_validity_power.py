@@ -3,7 +3,7 @@ trained toy cascade? Measured, not assumed.
 
 Generates (resumable, into ``--out``) the ground truth (``toyworld``) and the trained cascade
 (``imagen-toy``) on the demo's held-out prompts with ``--images`` images per prompt and the demo's
-seed, so samples 0 and 1 are the demo's own images. Every image is scored with the demo's
+seed, so samples 0-3 are the demo's own images (it makes 4 per prompt). Every image is scored with the demo's
 CLIP-score model (toyclip-vit; CLIP score = 100 * max(cos, 0), as ``drawbench evaluate``). Then,
 for k = 2, 4, ... images per prompt (each prompt's first k samples), at full size (66 prompts) and
 at the CI test's reduced size (``--reduced`` prompts per category), per scope (overall and the four
@@ -36,13 +36,18 @@ N_BOOT = 1000
 def per_image_scores(
     run_dir: Path, model: str = "toyclip-vit"
 ) -> list[tuple[str, str, int, float]]:
-    """(prompt id, category, sample, CLIP score) of every image of a run, in manifest order."""
+    """(prompt id, category, sample, CLIP score) of every image of a run, in manifest order.
+    The scores come through the judge's loader (same model, same embeddings as the CLIP-score
+    evaluator); its warning that a ViT judges relations poorly does not apply here."""
+    import logging
+
     from drawbench.runs import RunDirectory
     from drawbench.toyworld import load_toyworld_prompts
     from evaluators.toyclip_judge import ToyClipJudge
 
     text = {p.id: p.text for p in load_toyworld_prompts()}
     records = RunDirectory.open(run_dir).read_manifest().records
+    logging.getLogger("evaluators.toyclip_judge").setLevel(logging.ERROR)
     judge = ToyClipJudge.load(model)
     images = judge.embed_images([run_dir / r.path for r in records])
     texts = judge.embed_texts([text[r.prompt_id] for r in records])
