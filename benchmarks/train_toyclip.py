@@ -138,9 +138,9 @@ def _load_weights(flag: str, name: str):
     folder, sha256 of model.safetensors, and ``provenance``: how those weights were made, so that
     a chain of runs is rebuilt from the last one's config.json even after the weights a name
     stood for are replaced). ValueError naming the flag when the weights are missing."""
-    import hashlib
     from pathlib import Path
 
+    from drawbench.images import sha256_file
     from evaluators.toyclip import (
         WEIGHTS_FILE,
         is_toyclip_name,
@@ -154,7 +154,7 @@ def _load_weights(flag: str, name: str):
     if not weights.is_file():
         raise ValueError(f"{flag} {name}: no {weights} (give a toy CLIP name or a trained folder)")
     model, config = load_toyclip(folder)
-    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    digest = sha256_file(weights)
     _, made = read_toyclip_config(folder)
     lineage = {k: made[k] for k in LINEAGE_KEYS if k in made}
     return model, config, {"name": name, "folder": str(folder), "sha256": digest,

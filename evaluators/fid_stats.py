@@ -184,14 +184,16 @@ def bootstrap_frechet(
     seed: int = 0,
     level: float = 0.95,
     ref_groups: list[FeatureStats] | None = None,
+    distance=None,
 ) -> tuple[float, float]:
     """Bootstrap interval of the Frechet distance over resampled prompts, around ``estimate``.
 
     Each round draws ``len(groups)`` prompts with replacement (a prompt keeps all its images) and
     merges their sufficient statistics (count, sum, sum of outer products, weighted by how often a
     prompt was drawn) into one Gaussian, whose distance to the reference is computed with
-    :func:`frechet_distance_eigh` (the same distance as clean-fid's, without ``sqrtm``). Rounds
-    with fewer than 2 images or a distance that is not finite are skipped.
+    ``distance`` (default :func:`frechet_distance_eigh`: the same distance as clean-fid's, without
+    ``sqrtm``; comparisons pass :func:`frechet_distance`). Rounds with fewer than 2 images or a
+    distance that is not finite are skipped.
 
     The reference is either held fixed at ``N(ref_mu, ref_sigma)`` or, with ``ref_groups`` (the
     reference's statistics per prompt, aligned with ``groups``: reference images made for the same
@@ -232,8 +234,8 @@ def bootstrap_frechet(
         if gaussian is None or ref is None:
             continue
         try:
-            value = frechet_distance_eigh(*gaussian, *ref)
-        except np.linalg.LinAlgError:  # an eigendecomposition did not converge
+            value = (distance or frechet_distance_eigh)(*gaussian, *ref)
+        except (np.linalg.LinAlgError, ValueError):  # no convergence; sqrtm's imaginary part
             continue
         if np.isfinite(value):
             values.append(value)
